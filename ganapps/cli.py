@@ -1,0 +1,66 @@
+"""The `ganapps` command: mounts every app's sub-command and turns user errors into one-line messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+
+from ganapps.apps.toy.cli import app as toy_app
+from ganapps.core.errors import GanappsError
+
+app = typer.Typer(
+    name="ganapps",
+    help="Generative adversarial network applications on Keras 3 / TensorFlow: train, sample, evaluate, export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(toy_app, name="toy")
+
+
+@app.command()
+def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Versions, devices, and the strategy `--strategy auto` picks here."""
+    import keras
+    import tensorflow as tf
+
+    from ganapps import __version__
+    from ganapps.core.strategy import auto_strategy_name, resolve_jit
+
+    details = {
+        "ganapps": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "python": sys.version.split()[0],
+        "devices": [f"{d.device_type}:{d.name}" for d in tf.config.list_logical_devices()],
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "auto_strategy": auto_strategy_name(),
+        "auto_jit": resolve_jit("auto"),
+    }
+    if as_json:
+        print(json.dumps(details))
+        return
+    for key, value in details.items():
+        typer.echo(f"{key:14} {', '.join(value) if isinstance(value, list) else value}")
+
+
+def main() -> None:
+    """Console entry point: user errors exit 2 with one line on stderr, never a traceback."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        app()
+    except GanappsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted: the last finished epoch is checkpointed; rerun with --resume to continue.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

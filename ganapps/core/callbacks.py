@@ -1,0 +1,190 @@
+"""Training callbacks shared by every app: crash-safe checkpoints, samples per epoch, GAN health."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from ganapps.core.images import atomic_write_bytes
+
+log = logging.getLogger("ganapps")
+
+SIGMOID_FAMILIES = ("minimax", "non-saturating")
+
+
+def is_chief() -> bool:
+    """Whether this process writes files: always, except on non-chief workers of a multi-worker run."""
+    import tensorflow as tf
+
+    resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves every variable of the GAN and both optimizers at each epoch end, atomically.
+
+    One `.npz` file holds the completed epoch and the variables in model order, so a run killed at any
+    moment resumes from the last finished epoch. Non-finite weights are never written: a NaN run keeps
+    its last good checkpoint.
+    """
+
+    def __init__(self, directory: str | Path):
+        super().__init__()
+        self.path = Path(directory) / "checkpoint.npz"
+
+    @staticmethod
+    def state_variables(gan) -> list:
+        return list(gan.weights) + list(gan.g_optimizer.variables) + list(gan.d_optimizer.variables)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def saved_epoch(self) -> int:
+        with np.load(self.path) as data:
+            return int(data["epoch"])
+
+    def restore(self, gan) -> int:
+        """Load the saved state into `gan` (inside the strategy scope); returns the epochs completed."""
+        from ganapps.core.errors import GanappsError
+
+        variables = self.state_variables(gan)
+        with np.load(self.path) as data:
+            count = int(data["count"])
+            if count != len(variables):
+                raise GanappsError(
+                    f"{self.path}: checkpoint holds {count} variables, this model has {len(variables)}; "
+                    "was it trained with other options? Resume with the same options or choose a new --out"
+                )
+            for k, variable in enumerate(variables):
+                value = data[f"v{k}"]
+                if tuple(value.shape) != tuple(variable.shape):
+                    raise GanappsError(
+                        f"{self.path}: variable {variable.path} has shape {value.shape} in the checkpoint, "
+                        f"{tuple(variable.shape)} in the model; resume with the same options"
+                    )
+                variable.assign(value)
+            return int(data["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not is_chief():
+            return
+        arrays = {f"v{k}": np.asarray(v.numpy()) for k, v in enumerate(self.state_variables(self.model))}
+        if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
+            log.warning("weights are not finite at epoch %d: checkpoint not overwritten", epoch + 1)
+            return
+        buffer = io.BytesIO()
+        np.savez(buffer, epoch=epoch + 1, count=len(arrays), **arrays)
+        atomic_write_bytes(self.path, buffer.getvalue())
+
+
+class SampleWriter(keras.callbacks.Callback):
+    """Calls `write(model, path)` after each epoch (and before the first) to save something to look at."""
+
+    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png"):
+        super().__init__()
+        self.directory = Path(directory)
+        self.write = write
+        self.suffix = suffix
+
+    def on_epoch_end(self, epoch, logs=None):
+        if is_chief():
+            self.write(self.model, self.directory / f"epoch_{epoch + 1:04d}{self.suffix}")
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training stopped because a loss became NaN or infinite."""
+
+
+class GanHealth(keras.callbacks.Callback):
+    """Watches the step metrics and warns about failing GAN training; stops on a non-finite loss.
+
+    - vanishing generator gradients: the discriminator near-certain (mean D(real) > 0.99 and D(fake) < 0.01
+      for the sigmoid losses) or the generator gradient norm below 1e-3 of its early median, for
+      `patience` consecutive steps;
+    - collapsing diversity: the fake batch's spread below `min_diversity` of the real batch's;
+    - NaN or infinite loss: training stops and `failure` says at which step.
+    Warnings go to the progress output, to the `ganapps` logger and to `events.log` in the run directory.
+    """
+
+    def __init__(self, loss_family: str, run_dir: str | Path | None = None, patience: int = 50,
+                 min_diversity: float = 0.1):
+        super().__init__()
+        self.loss_family = loss_family
+        self.events = Path(run_dir) / "events.log" if run_dir else None
+        self.patience = patience
+        self.min_diversity = min_diversity
+        self.failure: str | None = None
+        self.warnings: list[str] = []
+        self._streaks = {"certain": 0, "gradient": 0, "diversity": 0}
+        self._early_norms: list[float] = []
+        self._warned: set[str] = set()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._warned.clear()
+
+    def _warn(self, kind: str, message: str) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        text = f"GAN health (epoch {self._epoch + 1}): {message}"
+        self.warnings.append(text)
+        keras.utils.io_utils.print_msg(f"\nWARNING {text}")
+        log.warning(text)
+        self._append_event({"epoch": self._epoch + 1, "warning": kind, "message": message})
+
+    def _append_event(self, event: dict) -> None:
+        if self.events is not None and is_chief():
+            self.events.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.events, "a") as handle:
+                handle.write(json.dumps(event) + "\n")
+
+    def _streak(self, kind: str, condition: bool) -> bool:
+        self._streaks[kind] = self._streaks[kind] + 1 if condition else 0
+        return self._streaks[kind] >= self.patience
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        losses = {k: float(v) for k, v in logs.items() if k.endswith("loss")}
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            self.failure = (f"{bad[0]} became {losses[bad[0]]} at epoch {self._epoch + 1}, step {batch + 1}; "
+                            "training stopped, the last finished epoch's checkpoint is kept. "
+                            "Lower the learning rates or add a gradient penalty")
+            self._append_event({"epoch": self._epoch + 1, "error": "non-finite loss", "message": self.failure})
+            self.model.stop_training = True
+            return
+        if self.loss_family in SIGMOID_FAMILIES and "d_real" in logs and "d_fake" in logs:
+            real_p = 1.0 / (1.0 + math.exp(-max(min(float(logs["d_real"]), 50.0), -50.0)))
+            fake_p = 1.0 / (1.0 + math.exp(-max(min(float(logs["d_fake"]), 50.0), -50.0)))
+            if self._streak("certain", real_p > 0.99 and fake_p < 0.01):
+                self._warn("vanishing-gradients", f"the discriminator is near-certain (D(real)={real_p:.3f}, "
+                           f"D(fake)={fake_p:.3f}); generator gradients vanish. Try the non-saturating or "
+                           "hinge loss, label smoothing, or a lower discriminator learning rate")
+        if "g_grad_norm" in logs:
+            norm = float(logs["g_grad_norm"])
+            if len(self._early_norms) < self.patience:
+                self._early_norms.append(norm)
+            else:
+                reference = float(np.median(self._early_norms))
+                if self._streak("gradient", norm < 1e-3 * reference):
+                    self._warn("vanishing-gradients", f"generator gradient norm {norm:.2e} is below 1/1000 of "
+                               f"its early value {reference:.2e}")
+        if "diversity" in logs:
+            diversity = float(logs["diversity"])
+            if self._streak("diversity", diversity < self.min_diversity):
+                self._warn("mode-collapse", f"sample diversity collapsed: fake spread is {diversity:.3f} of the "
+                           "real spread. Try minibatch standard deviation, packing or a gradient penalty")

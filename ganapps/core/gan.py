@@ -1,0 +1,343 @@
+"""The adversarial `keras.Model`: one `train_step` for every app, extended through small hooks.
+
+A step runs `d_steps` discriminator updates and then one generator update. Apps add loss terms by
+overriding `generator_extra_losses` / `discriminator_extra_losses`, change how a batch is read with
+`unpack_batch`, or how fakes are made with `generate`; they never copy the step.
+
+Replica correctness (see ARCHITECTURE.md): Keras 3 sums gradients over replicas and does not rescale a
+loss computed in a custom `train_step`, so `apply_gradients` divides every loss by the number of replicas
+once. Random draws are made for the *global* batch from a stateless seed and sliced per replica, so a step
+on N replicas sees exactly the noise that one replica would for the same global batch, and a resumed run
+draws what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import keras
+import tensorflow as tf
+
+from ganapps.core import losses as L
+
+
+class Batch(NamedTuple):
+    """What one step trains on: real samples and an optional condition seen by both networks."""
+
+    real: Any
+    condition: Any = None
+
+
+def _pack(x: tf.Tensor, pack: int) -> tf.Tensor:
+    """PacGAN packing: merge groups of `pack` consecutive samples along the last axis."""
+    if pack == 1:
+        return x
+    shape = tf.shape(x)
+    grouped = tf.reshape(x, tf.concat([[shape[0] // pack, pack], shape[1:]], axis=0))
+    rank = len(x.shape)
+    # (B/p, p, ..., C) -> (B/p, ..., p, C) -> (B/p, ..., p*C)
+    perm = [0] + list(range(2, rank)) + [1, rank]
+    moved = tf.transpose(grouped, perm)
+    new_shape = tf.concat([[shape[0] // pack], shape[1:-1], [pack * shape[-1]]], axis=0)
+    return tf.reshape(moved, new_shape)
+
+
+class GAN(keras.Model):
+    """Generator + discriminator trained adversarially with any core loss family.
+
+    Args:
+        generator: maps a latent batch (or `[latent, condition]`) to samples.
+        discriminator: maps samples (or `[samples, condition]`) to logits, or to `(logits, features)` when
+            feature matching is used.
+        ema_decay: keep an exponential moving average of the generator weights (e.g. 0.999); sampling,
+            `call()` and export then use the averaged generator.
+        pack: PacGAN packing degree; the discriminator's input has `pack` times the channels.
+        seed: seed of every random draw inside the step.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        ema_decay: float | None = None,
+        pack: int = 1,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.pack = int(pack)
+        self.seed = int(seed)
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
+        # One counter per train step keys every random draw; it is saved with the weights.
+        self.step_counter = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica", name="step_counter",
+        )
+        self._salt = 0
+
+    # ------------------------------------------------------------------ configuration
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        loss: str = "non-saturating",
+        d_steps: int = 1,
+        gp_weight: float = 0.0,
+        r1_weight: float = 0.0,
+        label_smoothing: float = 0.0,
+        feature_matching: float = 0.0,
+        adversarial_weight: float = 1.0,
+        mixed_precision: bool = False,
+        jit_compile: bool = False,
+        **kwargs,
+    ) -> None:
+        """Set optimizers (separate learning rates give TTUR), loss family and regularisers.
+
+        Call inside the strategy scope: optimizer variables are built here, before `fit`, as tf.distribute
+        requires.
+        """
+        super().compile(jit_compile=jit_compile, **kwargs)
+        self.loss_family = L.check_family(loss)
+        if d_steps < 1:
+            raise ValueError("d_steps must be at least 1")
+        self.d_steps = int(d_steps)
+        self.gp_weight = float(gp_weight)
+        self.r1_weight = float(r1_weight)
+        self.label_smoothing = float(label_smoothing)
+        self.feature_matching = float(feature_matching)
+        self.adversarial_weight = float(adversarial_weight)
+        g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if mixed_precision:
+            g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+            d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.g_optimizer.build(self.generator_variables())
+        self.d_optimizer.build(self.discriminator_variables())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}
+
+    def generator_variables(self) -> list:
+        """Variables the generator update trains (apps with two generators return both)."""
+        return self.generator.trainable_variables
+
+    def discriminator_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    def metric_names(self) -> list[str]:
+        """Every value a step reports; subclasses append the names of their extra terms."""
+        names = ["d_loss", "g_loss", "d_adv", "g_adv", "d_real", "d_fake", "g_grad_norm", "diversity"]
+        if self.gp_weight:
+            names.append("gp")
+        if self.r1_weight:
+            names.append("r1")
+        if self.feature_matching:
+            names.append("feature_matching")
+        return names
+
+    @property
+    def metrics(self) -> list:
+        return list(getattr(self, "trackers", {}).values())
+
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The generator used for samples and export: the EMA copy when there is one."""
+        return self.ema_generator or self.generator
+
+    def call(self, inputs, training: bool = False):
+        return self.sampling_generator(inputs, training=training)
+
+    # ------------------------------------------------------------------ replica-correct helpers
+    def _replica(self) -> tuple[int, Any]:
+        strategy = tf.distribute.get_strategy()
+        context = tf.distribute.get_replica_context()
+        replica_id = context.replica_id_in_sync_group if context is not None else 0
+        return strategy.num_replicas_in_sync, replica_id
+
+    def _global_draw(self, kind: str, local_shape, dtype=tf.float32) -> tf.Tensor:
+        """Draw for the global batch from a stateless seed, return this replica's slice."""
+        replicas, replica_id = self._replica()
+        local_batch = local_shape[0]
+        global_shape = tf.stack([local_batch * replicas, *local_shape[1:]])
+        self._salt += 1
+        seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_counter.value * 1009 + self._salt])
+        if kind == "normal":
+            full = tf.random.stateless_normal(global_shape, seed=seed, dtype=dtype)
+        else:
+            full = tf.random.stateless_uniform(global_shape, seed=seed, dtype=dtype)
+        start = tf.cast(replica_id, tf.int32) * local_batch
+        return full[start : start + local_batch]
+
+    def random_normal(self, local_shape, dtype=tf.float32) -> tf.Tensor:
+        """Standard normal draw of `local_shape` (batch first), consistent across replica counts."""
+        return self._global_draw("normal", local_shape, dtype)
+
+    def random_uniform(self, local_shape, dtype=tf.float32) -> tf.Tensor:
+        return self._global_draw("uniform", local_shape, dtype)
+
+    def cross_replica_mean(self, value: tf.Tensor) -> tf.Tensor:
+        """Mean over replicas of a per-replica mean (differentiable); the identity on one replica."""
+        context = tf.distribute.get_replica_context()
+        if context is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+            return value
+        return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+    def apply_gradients(self, tape: tf.GradientTape, loss: tf.Tensor, variables: list, optimizer) -> tf.Tensor:
+        """The one place where a loss becomes an update: scaled for replicas (and loss scaling) once.
+
+        Call it inside the tape's context, so that the scaling is recorded. Returns the global norm of this replica's unscaled gradients, for health monitoring.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        scaled = optimizer.scale_loss(loss / replicas)
+        grads = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        norm = tf.linalg.global_norm([g for g in grads if g is not None]) * replicas
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / tf.cast(optimizer.dynamic_scale, norm.dtype)
+        return norm
+
+    # ------------------------------------------------------------------ hooks
+    def unpack_batch(self, data) -> Batch:
+        """Read a dataset element: `real` or `(real, condition)`."""
+        if isinstance(data, (tuple, list)):
+            return Batch(data[0], data[1] if len(data) > 1 else None)
+        return Batch(data)
+
+    def latent_batch(self, batch: Batch) -> tf.Tensor:
+        latent_shape = self.generator.inputs[0].shape[1:]
+        batch_size = tf.shape(tf.nest.flatten(batch.real)[0])[0]
+        return self.random_normal([batch_size, *latent_shape])
+
+    def generate(self, batch: Batch, training: bool = True):
+        """Fake samples for this batch: G(z) or G([z, condition])."""
+        z = self.latent_batch(batch)
+        inputs = z if batch.condition is None else [z, batch.condition]
+        return self.generator(inputs, training=training)
+
+    def discriminate(self, samples, batch: Batch, training: bool = True):
+        """Discriminator scores as `(logits, features or None)`, with PacGAN packing applied."""
+        samples = _pack(samples, self.pack)
+        if batch.condition is None:
+            inputs = samples
+        else:
+            inputs = [samples, tf.nest.map_structure(lambda c: _pack(c, self.pack), batch.condition)]
+        out = self.discriminator(inputs, training=training)
+        if isinstance(out, (tuple, list)):
+            return tf.cast(out[0], tf.float32), out[1]
+        return tf.cast(out, tf.float32), None
+
+    def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
+        """Weighted extra generator terms (content, cycle, identity ...); each is reported as a metric."""
+        return {}
+
+    def discriminator_extra_losses(self, batch: Batch, fake, real_logits, fake_logits) -> dict[str, tf.Tensor]:
+        """Weighted extra discriminator terms (auxiliary classifier ...); each is reported as a metric."""
+        return {}
+
+    # ------------------------------------------------------------------ the step
+    def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
+        fake = tf.stop_gradient(self.generate(batch, training=True))
+        real_logits, _ = self.discriminate(batch.real, batch)
+        fake_logits, _ = self.discriminate(fake, batch)
+        terms = {"d_adv": L.discriminator_loss(self.loss_family, real_logits, fake_logits, self.label_smoothing)}
+        critic = lambda x: self.discriminate(x, batch)[0]  # noqa: E731
+        if self.gp_weight:
+            eps_shape = [tf.shape(batch.real)[0]] + [1] * (len(batch.real.shape) - 1)
+            epsilon = self.random_uniform(eps_shape)
+            terms["gp"] = self.gp_weight * L.gradient_penalty(critic, batch.real, fake, epsilon)
+        if self.r1_weight:
+            terms["r1"] = self.r1_weight * L.r1_penalty(critic, batch.real)
+        terms.update(self.discriminator_extra_losses(batch, fake, real_logits, fake_logits))
+        terms["d_real"] = tf.reduce_mean(real_logits)
+        terms["d_fake"] = tf.reduce_mean(fake_logits)
+        return terms
+
+    def generator_terms(self, batch: Batch) -> tuple[dict[str, tf.Tensor], Any]:
+        fake = self.generate(batch, training=True)
+        fake_logits, fake_features = self.discriminate(fake, batch)
+        terms = {"g_adv": self.adversarial_weight * L.generator_loss(self.loss_family, fake_logits)}
+        if self.feature_matching:
+            _, real_features = self.discriminate(batch.real, batch)
+            real_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(real_features, tf.float32), axis=0))
+            fake_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(fake_features, tf.float32), axis=0))
+            terms["feature_matching"] = self.feature_matching * tf.reduce_mean(tf.square(real_mean - fake_mean))
+        terms.update(self.generator_extra_losses(batch, fake, training=True))
+        return terms, fake
+
+    @staticmethod
+    def _total(terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([v for k, v in terms.items() if k not in ("d_real", "d_fake")])
+
+    def train_step(self, data):
+        self._salt = 0
+        batch = self.unpack_batch(data)
+        for _ in range(self.d_steps):
+            with tf.GradientTape() as tape:
+                d_terms = self.discriminator_terms(batch)
+                d_loss = self._total(d_terms)
+                self.apply_gradients(tape, d_loss, self.discriminator_variables(), self.d_optimizer)
+        with tf.GradientTape() as tape:
+            g_terms, fake = self.generator_terms(batch)
+            g_loss = self._total(g_terms)
+            g_norm = self.apply_gradients(tape, g_loss, self.generator_variables(), self.g_optimizer)
+        self.update_ema()
+        self.step_counter.assign_add(1)
+        logs = {**d_terms, **g_terms, "d_loss": d_loss, "g_loss": g_loss, "g_grad_norm": g_norm}
+        logs["diversity"] = self.diversity_ratio(batch.real, fake)
+        return self.record(logs)
+
+    def record(self, logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Update the trackers with cross-replica means; report running averages."""
+        for name, tracker in self.trackers.items():
+            if name in logs:
+                tracker.update_state(self.cross_replica_mean(tf.cast(logs[name], tf.float32)))
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def diversity_ratio(self, real, fake) -> tf.Tensor:
+        """Spread of the fake batch over the spread of the real one; near 0 means collapse."""
+        real = tf.cast(tf.nest.flatten(real)[0], tf.float32)
+        fake = tf.cast(tf.nest.flatten(fake)[0], tf.float32)
+        real_std = tf.reduce_mean(tf.math.reduce_std(tf.reshape(real, [tf.shape(real)[0], -1]), axis=0))
+        fake_std = tf.reduce_mean(tf.math.reduce_std(tf.reshape(fake, [tf.shape(fake)[0], -1]), axis=0))
+        return fake_std / (real_std + 1e-8)
+
+    def update_ema(self) -> None:
+        """Move the EMA generator towards the trained one, on every replica alike."""
+        if self.ema_generator is None:
+            return
+        decay = self.ema_decay
+        pairs = list(zip(self.ema_generator.weights, self.generator.weights))
+
+        trainable = [v.trainable for v in self.generator.weights]
+
+        def update(strategy, pairs):
+            # Trainable weights are averaged; statistics such as batch-norm moving moments are copied.
+            for (ema_var, var), averaged in zip(pairs, trainable):
+                rate = decay if averaged else 0.0
+                strategy.extended.update(
+                    ema_var.value, lambda e, w, r=rate: e.assign(r * e + (1.0 - r) * w),
+                    args=(var.value,), group=False,
+                )
+
+        context = tf.distribute.get_replica_context()
+        if context is None:
+            update(tf.distribute.get_strategy(), pairs)
+        else:
+            context.merge_call(update, args=(pairs,))
+
+    # ------------------------------------------------------------------ notebook helpers
+    def sample(self, num: int, condition=None, seed: int = 0, batch_size: int = 256):
+        """Generate `num` samples as a NumPy array with the sampling generator (EMA when present)."""
+        import numpy as np
+
+        latent_shape = self.generator.inputs[0].shape[1:]
+        z = np.random.default_rng(seed).standard_normal((num, *latent_shape)).astype("float32")
+        inputs = z if condition is None else [z, condition]
+        return np.asarray(self.sampling_generator.predict(inputs, batch_size=batch_size, verbose=0))

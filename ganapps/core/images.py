@@ -1,0 +1,127 @@
+"""Image files in and out: one loader with one-line errors, one grid writer, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ganapps.core.errors import GanappsError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Map float images in `value_range` to uint8."""
+    low, high = value_range
+    scaled = (np.asarray(images, np.float32) - low) / (high - low)
+    return np.clip(np.round(scaled * 255.0), 0, 255).astype(np.uint8)
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike, value_range=(-1.0, 1.0)) -> None:
+    """Save one HWC (or HW) float image atomically; the format follows the suffix."""
+    array = to_uint8(image, value_range)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=_format(path))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _format(path) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF"}.get(suffix, suffix.upper() or "PNG")
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile NHWC images into one image, `columns` wide (square by default), with a white gutter."""
+    images = np.asarray(images)
+    count, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        images.max() if images.size else 1.0, dtype=images.dtype,
+    )
+    for k, image in enumerate(images):
+        r, c = divmod(k, columns)
+        top, left = padding + r * (height + padding), padding + c * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def save_image_grid(images: np.ndarray, path, columns: int | None = None, value_range=(-1.0, 1.0)) -> None:
+    """Save a batch of images as one PNG grid."""
+    low, high = value_range
+    grid = image_grid(np.clip(images, low, high), columns)
+    save_image(grid, path, value_range)
+
+
+def load_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
+    """Read an image file as float32 HWC in [0, 1]; 16-bit, palette, greyscale and RGBA are converted.
+
+    Raises `GanappsError` naming the file when it is missing, not an image, or corrupt.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GanappsError(f"{path}: no such file")
+    if path.is_dir():
+        raise GanappsError(f"{path}: is a folder, expected an image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            array = _to_float(image, channels)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise GanappsError(f"{path}: not a readable image ({error.__class__.__name__}: {error})") from error
+    return array
+
+
+def _to_float(image: Image.Image, channels: int) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if array.max() > 255 or image.mode.startswith("I;16") else 255.0
+        array = np.clip(array / peak, 0.0, 1.0)[..., None]
+    else:
+        mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        array = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+        if array.ndim == 2:
+            array = array[..., None]
+        return array
+    if channels == 3:
+        array = np.repeat(array, 3, axis=-1)
+    elif channels == 4:
+        array = np.concatenate([np.repeat(array, 3, axis=-1), np.ones_like(array)], axis=-1)
+    return array
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files below `folder`, sorted; a one-line error when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanappsError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise GanappsError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
+    return files

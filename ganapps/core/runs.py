@@ -1,0 +1,130 @@
+"""A training run: options, run directory, strategy, resumable checkpoints, samples, logs, export.
+
+Every app's `train` goes through `train_gan`, so all of them resume, log and export the same way:
+
+    run_dir/config.json           the options the run was started with
+    run_dir/checkpoints/          the last finished epoch (weights, optimizer and RNG state)
+    run_dir/samples/epoch_NNNN.*  something to look at after each epoch
+    run_dir/logs/                 TensorBoard scalars; run_dir/history.csv the same as a table
+    run_dir/events.log            GAN health warnings
+    run_dir/export/NAME/1/        the generator as a SavedModel for TF Serving
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from ganapps.core.config import TrainOptions
+from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
+from ganapps.core.errors import GanappsError
+from ganapps.core.export import export_generator
+from ganapps.core.gan import GAN
+from ganapps.core.images import atomic_write_bytes
+from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
+
+
+@dataclass
+class TrainResult:
+    gan: GAN
+    run_dir: Path
+    history: dict
+    export_dir: Path | None
+    initial_epoch: int
+    health: GanHealth
+
+
+def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
+    """Compile with the options' optimizers and regularisers; call inside the strategy scope."""
+    mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(options.g_lr, beta_1=options.beta1, beta_2=options.beta2),
+        d_optimizer=keras.optimizers.Adam(options.d_lr, beta_1=options.beta1, beta_2=options.beta2),
+        loss=options.loss,
+        d_steps=options.d_steps,
+        gp_weight=options.gp_weight,
+        r1_weight=options.r1_weight,
+        label_smoothing=options.label_smoothing,
+        feature_matching=options.feature_matching,
+        mixed_precision=mixed,
+        jit_compile=resolve_jit(options.jit),
+        **compile_kwargs,
+    )
+    return gan
+
+
+def _write_json(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
+
+
+def train_gan(
+    app: str,
+    options: TrainOptions,
+    build: Callable[[TrainOptions], GAN],
+    dataset: Callable[[int], tf.data.Dataset],
+    write_samples: Callable[[GAN, Path], None] | None = None,
+    export: Callable[[GAN, Path], Path] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainResult:
+    """Train a GAN as a resumable run in `options.out`.
+
+    Args:
+        build: makes the compiled GAN (called inside the strategy scope; use `compile_gan`).
+        dataset: returns the global-batch dataset starting at a given step (so a resume skips what was seen).
+        write_samples: saves a picture of the current model to a path (grid, scatter plot ...).
+        export: writes the final SavedModel(s) under a folder and returns it; by default the sampling
+            generator goes to `export/<app>/1`.
+    """
+    run_dir = options.out
+    checkpoint = RunCheckpoint(run_dir / "checkpoints")
+    if checkpoint.exists() and not options.resume:
+        raise GanappsError(
+            f"{run_dir} already holds a run (epoch {checkpoint.saved_epoch()}); pass --resume to continue it "
+            "or choose another --out"
+        )
+    loss_scaling = set_precision(options.mixed_precision)
+    strategy = resolve_strategy(options.strategy, options.devices)
+    keras.utils.set_random_seed(options.seed)
+    chief = is_chief()
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "config.json", {
+            "app": app, "options": options.to_json(), "strategy": type(strategy).__name__,
+            "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "python": platform.python_version(), "loss_scaling": loss_scaling,
+        })
+    with strategy.scope():
+        gan = build(options)
+        initial_epoch = checkpoint.restore(gan) if checkpoint.exists() else 0
+    health = GanHealth(gan.loss_family, run_dir)
+    all_callbacks = [health, checkpoint]
+    if chief:
+        all_callbacks += [
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+            keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
+        ]
+        if write_samples is not None:
+            all_callbacks.append(SampleWriter(run_dir / "samples", write_samples))
+    all_callbacks += list(callbacks or [])
+    history = {}
+    if initial_epoch < options.epochs:
+        data = dataset(initial_epoch * options.steps)
+        fit = gan.fit(
+            data, epochs=options.epochs, steps_per_epoch=options.steps, initial_epoch=initial_epoch,
+            callbacks=all_callbacks, verbose=options.verbose,
+        )
+        history = fit.history
+    if health.failure:
+        raise GanappsError(health.failure)
+    export_dir = None
+    if chief:
+        export_dir = export(gan, run_dir / "export") if export else export_generator(
+            gan.sampling_generator, run_dir / "export" / app
+        )
+    return TrainResult(gan, run_dir, history, export_dir, initial_epoch, health)
