@@ -1,6 +1,6 @@
 """Input pipelines that can resume mid-run: every element is a pure function of its position.
 
-`shuffled_indices` reshuffles each epoch with `tf.random.experimental.index_shuffle`, keyed by the seed
+`shuffled_index_batches` reshuffles each epoch with `tf.random.experimental.index_shuffle`, keyed by the seed
 and the epoch, so skipping to step k costs nothing and a resumed run sees exactly the batches an
 uninterrupted one would.
 """
@@ -15,41 +15,47 @@ import tensorflow as tf
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def shuffled_indices(num_examples: int, seed: int, start: int = 0) -> tf.data.Dataset:
-    """Endless stream of example indices in [0, num_examples), a new permutation every epoch."""
+def shuffled_index_batches(num_examples: int, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
+    """Endless stream of index batches over [0, num_examples), a new permutation every epoch.
+
+    Batch k holds positions k*batch_size ... (k+1)*batch_size - 1 of the endless shuffled sequence, so
+    starting at `start_step` reproduces exactly what an uninterrupted run would see from there.
+    """
     if num_examples < 1:
         raise ValueError("cannot stream an empty data set")
     n = tf.constant(num_examples, tf.int64)
+    offsets = tf.range(batch_size, dtype=tf.int64)
 
-    def index(position):
+    def indices(step):
+        position = step * batch_size + offsets
         epoch, offset = position // n, position % n
-        key = tf.stack([tf.constant(seed, tf.int64), epoch])
-        return tf.random.experimental.index_shuffle(offset, key, n - 1)
+        seeds = tf.stack([tf.fill([batch_size], tf.constant(seed, tf.int64)), epoch, tf.zeros_like(epoch)], axis=1)
+        # The raw op: tf.random.experimental.index_shuffle pads batched [n, 2] seeds along the wrong axis.
+        return tf.raw_ops.RandomIndexShuffle(index=offset, seed=seeds, max_index=tf.fill([batch_size], n - 1), rounds=4)
 
-    return tf.data.Dataset.counter(start, dtype=tf.int64).map(index)
-
-
-def batched(
-    indices: tf.data.Dataset,
-    load: Callable[[tf.Tensor], object],
-    batch_size: int,
-    parallel: bool = True,
-) -> tf.data.Dataset:
-    """Map indices to examples, batch them (full batches only, so replicas split evenly) and prefetch."""
-    calls = AUTOTUNE if parallel else None
-    return indices.map(load, num_parallel_calls=calls, deterministic=True).batch(
-        batch_size, drop_remainder=True
-    ).prefetch(AUTOTUNE)
+    return tf.data.Dataset.counter(start_step, dtype=tf.int64).map(indices)
 
 
 def array_dataset(arrays, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
     """Resumable shuffled batches from in-memory arrays (one array or a tuple of equal length)."""
     arrays = tuple(np.asarray(a) for a in (arrays if isinstance(arrays, (tuple, list)) else (arrays,)))
     tensors = tuple(tf.constant(a) for a in arrays)
-    count = len(arrays[0])
 
-    def load(i):
-        picked = tuple(tf.gather(t, i) for t in tensors)
+    def gather(indices):
+        picked = tuple(tf.gather(t, indices) for t in tensors)
         return picked if len(picked) > 1 else picked[0]
 
-    return batched(shuffled_indices(count, seed, start_step * batch_size), load, batch_size)
+    return shuffled_index_batches(len(arrays[0]), batch_size, seed, start_step).map(gather).prefetch(AUTOTUNE)
+
+
+def indexed_dataset(
+    num_examples: int, load: Callable[[tf.Tensor], object], batch_size: int, seed: int, start_step: int = 0
+) -> tf.data.Dataset:
+    """Resumable shuffled batches of examples loaded one by one (files: decode in parallel)."""
+    return (
+        shuffled_index_batches(num_examples, batch_size, seed, start_step)
+        .unbatch()
+        .map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(AUTOTUNE)
+    )

@@ -13,12 +13,18 @@ draws what an uninterrupted one would.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
 
 from ganapps.core import losses as L
+
+
+# Counts random draws within one traced step. MirroredStrategy traces each replica's step in its own
+# thread, so the counter must be per thread for every replica to key its draws alike.
+_draws = threading.local()
 
 
 class Batch(NamedTuple):
@@ -80,7 +86,8 @@ class GAN(keras.Model):
             shape=(), dtype="int64", initializer="zeros", trainable=False,
             aggregation="only_first_replica", name="step_counter",
         )
-        self._salt = 0
+        # Both networks arrive built; marking the GAN built stops Keras from calling it on data to build it.
+        self.built = True
 
     # ------------------------------------------------------------------ configuration
     def compile(
@@ -166,8 +173,8 @@ class GAN(keras.Model):
         replicas, replica_id = self._replica()
         local_batch = local_shape[0]
         global_shape = tf.stack([local_batch * replicas, *local_shape[1:]])
-        self._salt += 1
-        seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_counter.value * 1009 + self._salt])
+        _draws.count = getattr(_draws, "count", 0) + 1
+        seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_counter.value * 1009 + _draws.count])
         if kind == "normal":
             full = tf.random.stateless_normal(global_shape, seed=seed, dtype=dtype)
         else:
@@ -276,7 +283,7 @@ class GAN(keras.Model):
         return tf.add_n([v for k, v in terms.items() if k not in ("d_real", "d_fake")])
 
     def train_step(self, data):
-        self._salt = 0
+        _draws.count = 0
         batch = self.unpack_batch(data)
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:

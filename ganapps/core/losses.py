@@ -58,10 +58,11 @@ def generator_loss(family: str, fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 def _per_example_grad_sq_norm(critic: Callable[[tf.Tensor], tf.Tensor], inputs: tf.Tensor) -> tf.Tensor:
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        scores = tf.cast(critic(inputs), tf.float32)
-    grads = tf.cast(tape.gradient(tf.reduce_sum(scores), inputs), tf.float32)
+        total = tf.reduce_sum(tf.cast(critic(inputs), tf.float32))
+    grads = tf.cast(tape.gradient(total, inputs), tf.float32)
     return tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(grads)[0], -1]), axis=1)
 
 
@@ -74,6 +75,7 @@ def gradient_penalty(
     """
     real = tf.cast(real, tf.float32)
     fake = tf.cast(fake, tf.float32)
+    epsilon = tf.cast(epsilon, tf.float32)
     mixed = epsilon * real + (1.0 - epsilon) * fake
     norms = tf.sqrt(_per_example_grad_sq_norm(critic, mixed) + 1e-12)
     return tf.reduce_mean(tf.square(norms - 1.0))
@@ -81,11 +83,11 @@ def gradient_penalty(
 
 def r1_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor) -> tf.Tensor:
     """R1 (Mescheder et al. 2018): 0.5 * E[||grad D(x_real)||^2]; the weight gamma is applied by the caller."""
-    return 0.5 * tf.reduce_mean(_per_example_grad_sq_norm(critic, tf.cast(real, tf.float32)))
+    return 0.5 * tf.reduce_mean(_per_example_grad_sq_norm(critic, real))
 
 
 def feature_matching_loss(real_features: tf.Tensor, fake_features: tf.Tensor) -> tf.Tensor:
-    """Salimans et al. 2016: squared distance between mean discriminator features of real and fake batches."""
+    """Salimans et al. 2016: mean squared difference of the mean discriminator features of real and fake."""
     real_mean = tf.reduce_mean(tf.cast(real_features, tf.float32), axis=0)
     fake_mean = tf.reduce_mean(tf.cast(fake_features, tf.float32), axis=0)
     return tf.reduce_mean(tf.square(real_mean - fake_mean))
