@@ -40,9 +40,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     its last good checkpoint.
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, health: "GanHealth | None" = None):
         super().__init__()
         self.path = Path(directory) / "checkpoint.npz"
+        self.health = health
 
     @staticmethod
     def state_variables(gan) -> list:
@@ -78,7 +79,8 @@ class RunCheckpoint(keras.callbacks.Callback):
             return int(data["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
-        if not is_chief():
+        # An epoch cut short by a failure is not a finished epoch: keep the last good checkpoint.
+        if not is_chief() or (self.health is not None and self.health.failure):
             return
         arrays = {f"v{k}": np.asarray(v.numpy()) for k, v in enumerate(self.state_variables(self.model))}
         if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
@@ -142,7 +144,7 @@ class GanHealth(keras.callbacks.Callback):
         self._warned.add(kind)
         text = f"GAN health (epoch {self._epoch + 1}): {message}"
         self.warnings.append(text)
-        keras.utils.io_utils.print_msg(f"\nWARNING {text}")
+        print(f"\nWARNING {text}", flush=True)
         log.warning(text)
         self._append_event({"epoch": self._epoch + 1, "warning": kind, "message": message})
 

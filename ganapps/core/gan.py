@@ -305,7 +305,11 @@ class GAN(keras.Model):
         for name, tracker in self.trackers.items():
             if name in logs:
                 tracker.update_state(self.cross_replica_mean(tf.cast(logs[name], tf.float32)))
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker step outputs with a mean over axis 0, which scalars lack.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def diversity_ratio(self, real, fake) -> tf.Tensor:
         """Spread of the fake batch over the spread of the real one; near 0 means collapse."""

@@ -103,6 +103,7 @@ def train_gan(
         gan = build(options)
         initial_epoch = checkpoint.restore(gan) if checkpoint.exists() else 0
     health = GanHealth(gan.loss_family, run_dir)
+    checkpoint.health = health
     all_callbacks = [health, checkpoint]
     if chief:
         all_callbacks += [
@@ -117,7 +118,7 @@ def train_gan(
         data = dataset(initial_epoch * options.steps)
         fit = gan.fit(
             data, epochs=options.epochs, steps_per_epoch=options.steps, initial_epoch=initial_epoch,
-            callbacks=all_callbacks, verbose=options.verbose,
+            callbacks=all_callbacks, verbose=options.verbose, shuffle=False,
         )
         history = fit.history
     if health.failure:

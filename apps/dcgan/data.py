@@ -1,0 +1,242 @@
+"""Where DCGAN images come from: embedded glyphs, an image folder, or TensorFlow Datasets.
+
+Every source becomes an `ImageSet` of uint8 NHWC arrays held in memory (a fixed size and channel count), so
+training batches come from the core's resumable `array_dataset` and bad files fail before training starts,
+with one line naming them.
+
+- `glyphs`: digits 0-9 drawn with Pillow's built-in font under random rotation, shear, scale, shift and stroke
+  width; generated on first use (about 3 s for 12,000) and labelled, so an offline digit classifier can score
+  samples. No download, no files.
+- a folder: every image below it, centre-cropped to a square and resized.
+- `tfds:NAME` (e.g. `tfds:mnist`, `tfds:celeb_a`): the `train` split of a TensorFlow Datasets set, from the
+  local tfds folder or downloaded when possible.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ganapps.core.errors import GanappsError
+from ganapps.core.images import list_images, load_image, to_uint8
+
+GLYPHS = "glyphs"
+GLYPH_COUNT = 12_000
+GLYPH_SIZE = 32
+GLYPH_VERSION = 1  # bump when the rendering changes: cached classifiers are keyed by it
+HELD_OUT_FRACTION = 1 / 6  # 2,000 of the 12,000 glyphs; the same share of any other source
+TFDS_PREFIX = "tfds:"
+
+_CANVAS = 64  # glyphs are drawn at twice the size and box-filtered down, for smooth edges
+_FONT_SIZE = 48
+_STROKES = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """uint8 images `[N, S, S, C]` and, when the source has them, integer labels `[N]`."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[-1])
+
+    def subset(self, index: np.ndarray) -> ImageSet:
+        return ImageSet(self.images[index], None if self.labels is None else self.labels[index], self.source)
+
+
+# ---------------------------------------------------------------------------------------------------------- glyphs
+
+
+@functools.lru_cache(maxsize=None)
+def _base_glyphs() -> dict[tuple[int, int], Image.Image]:
+    """Each digit at each stroke width, centred on the canvas: the shapes the augmentation warps."""
+    font = ImageFont.load_default(size=_FONT_SIZE)
+    glyphs = {}
+    for digit in range(10):
+        for stroke in _STROKES:
+            image = Image.new("L", (_CANVAS, _CANVAS), 0)
+            ImageDraw.Draw(image).text((_CANVAS / 2, _CANVAS / 2), str(digit), fill=255, font=font, anchor="mm",
+                                       stroke_width=stroke, stroke_fill=255)
+            glyphs[digit, stroke] = image
+    return glyphs
+
+
+def _affine(rng: np.random.Generator) -> tuple[float, ...]:
+    """Pillow's output-to-input affine map for a random rotation, shear, scale and shift about the centre."""
+    angle = math.radians(rng.uniform(-15.0, 15.0))
+    shear = rng.uniform(-0.25, 0.25)
+    scale = rng.uniform(0.8, 1.15, size=2)
+    shift = rng.uniform(-4.0, 4.0, size=2)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    forward = rotation @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag(scale)
+    inverse = np.linalg.inv(forward)
+    centre = np.full(2, _CANVAS / 2)
+    offset = centre - inverse @ (centre + shift)
+    return (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
+
+
+@functools.lru_cache(maxsize=4)
+def render_glyphs(count: int = GLYPH_COUNT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random digit images (uint8 `[count, 32, 32, 1]`, white on black) and their labels, cached.
+
+    Labels cycle 0-9, so every class has the same share. The arrays are read-only: they are shared by callers.
+    """
+    rng = np.random.default_rng([GLYPH_VERSION, seed])
+    base = _base_glyphs()
+    labels = np.arange(count, dtype=np.int64) % 10
+    images = np.empty((count, GLYPH_SIZE, GLYPH_SIZE, 1), np.uint8)
+    for k, digit in enumerate(labels):
+        glyph = base[int(digit), int(rng.choice(_STROKES))]
+        warped = glyph.transform(glyph.size, Image.Transform.AFFINE, _affine(rng), resample=Image.Resampling.BILINEAR)
+        images[k, ..., 0] = np.asarray(warped.reduce(_CANVAS // GLYPH_SIZE))
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+# ---------------------------------------------------------------------------------------------------------- shapes
+
+
+def fit_image(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop a uint8 HWC image to a square and resize it to `size` (Pillow's filters antialias)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top : top + side, left : left + side]
+    if side == size:
+        return square
+    pil = Image.fromarray(square[..., 0] if square.shape[-1] == 1 else square)
+    resized = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
+    return resized.reshape(size, size, square.shape[-1])
+
+
+def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 NHWC images as 1 (ITU-R 601 luma, as Pillow's "L") or 3 channels."""
+    have = images.shape[-1]
+    if have == channels:
+        return images
+    if (have, channels) == (1, 3):
+        return np.repeat(images, 3, axis=-1)
+    if (have, channels) == (3, 1):
+        luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
+    raise GanappsError(f"cannot convert {have}-channel images to {channels} channels")
+
+
+def _is_grey(images: np.ndarray) -> bool:
+    return images.shape[-1] == 1 or bool(np.all(images[..., :1] == images[..., 1:]))
+
+
+def _shape(images: np.ndarray, size: int, channels: int | None) -> np.ndarray:
+    """Resize (if needed) and set channels: grey sources stay grey unless `channels` says otherwise."""
+    if images.shape[1:3] != (size, size):
+        images = np.stack([fit_image(image, size) for image in images])
+    if channels is None:
+        channels = 1 if _is_grey(images) else 3
+    return convert_channels(images, channels)
+
+
+# ---------------------------------------------------------------------------------------------------------- sources
+
+
+def console():
+    """Progress goes to stderr, so that `--json` output on stdout stays parseable."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def progress_bar(items, total: int | None, description: str, show: bool):
+    """`items`, with a transient rich progress bar on stderr when `show`."""
+    from rich.progress import track
+
+    return track(items, description=description, total=total, disable=not show, console=console(), transient=True)
+
+
+def load_folder(folder: str | Path, size: int, channels: int | None = None, progress: bool = False) -> ImageSet:
+    """Every image file below `folder`; a missing, empty or unreadable one gives a one-line `GanappsError`."""
+    files = list_images(folder)
+    images = np.stack([
+        fit_image(to_uint8(load_image(path, channels=3), (0.0, 1.0)), size)
+        for path in progress_bar(files, len(files), f"reading {folder}", progress)
+    ])
+    return ImageSet(_shape(images, size, channels), None, str(folder))
+
+
+def load_tfds(
+    name: str, size: int, channels: int | None = None, download: bool = True, data_dir: str | None = None,
+    progress: bool = False,
+) -> ImageSet:
+    """The `train` split of a TensorFlow Datasets set with an `image` feature (and its `label`, if any)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    spec = TFDS_PREFIX + name
+    try:
+        dataset = tfds.load(name, split="train", download=download, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise GanappsError(f"{spec}: no such TensorFlow Datasets name (see tensorflow.org/datasets/catalog)") from None
+    except Exception as error:  # tfds reports missing data and failed downloads with many exception types
+        where = data_dir or tfds.core.constants.DATA_DIR
+        how = "downloading is off" if not download else f"it could not be downloaded ({type(error).__name__}: {error})"
+        first_line = f"{spec}: not in the local TensorFlow Datasets folder {where} and {how}".splitlines()[0]
+        raise GanappsError(
+            f"{first_line}. Pass an image folder (--data PATH) or use the embedded default (--data {GLYPHS})"
+        ) from error
+    if not isinstance(dataset.element_spec, dict) or "image" not in dataset.element_spec:
+        raise GanappsError(f"{spec}: has no 'image' feature; choose an image data set")
+    has_labels = "label" in dataset.element_spec and dataset.element_spec["label"].shape.rank == 0
+
+    def square(example):
+        image = example["image"]
+        side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+        image = tf.image.resize_with_crop_or_pad(image, side, side)
+        image = tf.image.resize(image, (size, size), method="bicubic", antialias=True)
+        label = tf.cast(example["label"], tf.int64) if has_labels else tf.constant(-1, tf.int64)
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
+
+    total = int(dataset.cardinality())
+    batches = dataset.map(square, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+    images, labels = [], []
+    for image_batch, label_batch in progress_bar(tfds.as_numpy(batches), math.ceil(total / 1024) if total > 0 else None,
+                                              f"reading {spec}", progress):
+        images.append(image_batch)
+        labels.append(label_batch)
+    if not images:
+        raise GanappsError(f"{spec}: the train split is empty")
+    return ImageSet(_shape(np.concatenate(images), size, channels), np.concatenate(labels) if has_labels else None, spec)
+
+
+def load(
+    data: str = GLYPHS, size: int = GLYPH_SIZE, channels: int | None = None, download: bool = True,
+    data_dir: str | None = None, progress: bool = False,
+) -> ImageSet:
+    """Images from `glyphs`, `tfds:NAME` or a folder path, as uint8 `[N, size, size, channels]`.
+
+    `channels=None` keeps grey sources grey (1) and colour ones RGB (3).
+    """
+    if data == GLYPHS:
+        images, labels = render_glyphs()
+        return ImageSet(_shape(images, size, channels), labels, GLYPHS)
+    if data.startswith(TFDS_PREFIX):
+        return load_tfds(data[len(TFDS_PREFIX):], size, channels, download, data_dir, progress)
+    return load_folder(Path(data).expanduser(), size, channels, progress)
+
+
+def split(images: ImageSet, held_out: float = HELD_OUT_FRACTION) -> tuple[ImageSet, ImageSet]:
+    """(training, held-out) parts: the same fixed shuffle every time, so evaluation never sees training images."""
+    order = np.random.default_rng(12345).permutation(len(images))
+    count = int(len(images) * held_out)
+    return images.subset(np.sort(order[count:])), images.subset(np.sort(order[:count]))

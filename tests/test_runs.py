@@ -1,0 +1,182 @@
+"""Runs: resume after a crash gives the uninterrupted result, NaN stops cleanly, export round trip, health."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganapps.apps.toy import models
+from ganapps.apps.toy.data import grid
+from ganapps.core.callbacks import GanHealth, RunCheckpoint
+from ganapps.core.config import TrainOptions
+from ganapps.core.data import array_dataset
+from ganapps.core.errors import GanappsError
+from ganapps.core.gan import GAN
+from ganapps.core.runs import compile_gan, train_gan
+
+POINTS = grid().sample(2000, 0)
+
+
+def build(options):
+    gan = GAN(models.generator(width=16, depth=2), models.discriminator(options.pack, width=16, depth=1),
+              ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
+    return compile_gan(gan, options)
+
+
+def options(tmp_path, name, **kw):
+    base = dict(out=tmp_path / name, epochs=3, steps=6, batch_size=16, ema=0.9, pack=2, g_lr=1e-3, d_lr=1e-3,
+                strategy="default", verbose=0)
+    return TrainOptions(**{**base, **kw})
+
+
+def train(opts, callbacks=None, build_fn=build):
+    return train_gan("toy", opts, build_fn, lambda start: array_dataset(POINTS, opts.batch_size, opts.seed, start),
+                     callbacks=callbacks)
+
+
+def state(gan):
+    return [v.numpy() for v in RunCheckpoint.state_variables(gan)]
+
+
+class CrashAt(keras.callbacks.Callback):
+    """Simulates a crash in the middle of an epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    whole = train(options(tmp_path, "whole"))
+    crashed = options(tmp_path, "crashed")
+    with pytest.raises(KeyboardInterrupt):
+        train(crashed, callbacks=[CrashAt(epoch=2, batch=2)])
+    assert RunCheckpoint(crashed.out / "checkpoints").saved_epoch() == 2
+    resumed = train(replace(crashed, resume=True))
+    assert resumed.initial_epoch == 2
+    for a, b in zip(state(whole.gan), state(resumed.gan)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    # The check can fail: one more step gives other weights.
+    assert int(resumed.gan.step_counter.numpy()) == 18
+
+
+def test_existing_run_needs_resume_and_matching_options(tmp_path):
+    opts = options(tmp_path, "run", epochs=1)
+    train(opts)
+    with pytest.raises(GanappsError, match="--resume"):
+        train(opts)
+    wider = lambda o: compile_gan(GAN(models.generator(width=32, depth=2), models.discriminator(o.pack, 16, 1),  # noqa: E731
+                                      ema_decay=0.9, pack=o.pack), o)
+    with pytest.raises(GanappsError, match="same options"):
+        train(replace(opts, resume=True, epochs=2), build_fn=wider)
+    assert not list(opts.out.rglob("*.tmp")), "no half-written files are left behind"
+
+
+class NaNAfter(GAN):
+    """A GAN whose generator loss turns NaN from step 8 on (epoch 2 of 6-step epochs)."""
+
+    def generator_extra_losses(self, batch, fake, training=True):
+        return {"poison": tf.where(self.step_counter >= 8, np.nan, 0.0)}
+
+    def metric_names(self):
+        return super().metric_names() + ["poison"]
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    def build_nan(o):
+        return compile_gan(NaNAfter(models.generator(16, 2), models.discriminator(o.pack, 16, 1), pack=o.pack), o)
+
+    opts = options(tmp_path, "nan", ema=0.0)
+    with pytest.raises(GanappsError, match="g_loss became nan at epoch 2"):
+        train(opts, build_fn=build_nan)
+    checkpoint = RunCheckpoint(opts.out / "checkpoints")
+    assert checkpoint.saved_epoch() == 1
+    with np.load(checkpoint.path) as data:
+        assert all(np.isfinite(data[k]).all() for k in data.files if data[k].dtype.kind == "f")
+    events = [json.loads(line) for line in (opts.out / "events.log").read_text().splitlines()]
+    assert events[-1]["error"] == "non-finite loss"
+
+
+def test_health_warns_on_certain_discriminator_and_collapse(tmp_path):
+    health = GanHealth("non-saturating", tmp_path, patience=5)
+    health.set_model(keras.Sequential())
+    health.on_epoch_begin(0)
+    for step in range(6):
+        health.on_train_batch_end(step, {"d_loss": 0.01, "g_loss": 9.0, "d_real": 8.0, "d_fake": -8.0,
+                                         "diversity": 0.02, "g_grad_norm": 1.0})
+    kinds = [json.loads(line)["warning"] for line in (tmp_path / "events.log").read_text().splitlines()]
+    assert kinds == ["vanishing-gradients", "mode-collapse"]
+    quiet = GanHealth("non-saturating", None, patience=5)
+    quiet.set_model(keras.Sequential())
+    for step in range(20):
+        quiet.on_train_batch_end(step, {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.2, "d_fake": -0.2,
+                                        "diversity": 0.9, "g_grad_norm": 1.0})
+    assert quiet.warnings == [] and quiet.failure is None
+
+
+def test_export_round_trip_in_fresh_process(tmp_path):
+    result = train(options(tmp_path, "export", epochs=1))
+    export_dir = result.export_dir
+    assert export_dir == tmp_path / "export" / "export" / "toy" / "1" or export_dir.name == "1"
+    z = np.random.default_rng(4).normal(size=(5, 2)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    np.save(tmp_path / "expected.npy", result.gan.sampling_generator(z, training=False).numpy())
+    script = (
+        "import numpy as np, sys, tensorflow as tf\n"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        "out = f(latent=tf.constant(np.load(sys.argv[2])))['samples'].numpy()\n"
+        "print(float(np.abs(out - np.load(sys.argv[3])).max()))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script, str(export_dir), str(tmp_path / "z.npy"),
+                           str(tmp_path / "expected.npy")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
+    shown = subprocess.run(["saved_model_cli", "show", "--all", "--dir", str(export_dir)], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "serving_default" in shown.stdout and "latent" in shown.stdout and "samples" in shown.stdout
+
+
+def test_killed_process_resumes_to_the_same_weights(tmp_path):
+    """A real SIGKILL mid-run, then `--resume`: the checkpoint equals that of an uninterrupted run."""
+    common = ["toy", "train", "--epochs", "4", "--steps", "150", "--batch-size", "64", "--strategy", "default"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cli = [sys.executable, "-m", "ganapps.cli"]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(cli + common + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    checkpoint = RunCheckpoint(killed / "checkpoints")
+    deadline = time.time() + 240
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = checkpoint.saved_epoch()
+    assert 1 <= stopped_at < 4, "the kill should land mid-run"
+    resumed = subprocess.run(cli + common + ["--out", str(killed), "--resume"], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = subprocess.run(cli + common + ["--out", str(tmp_path / "whole")], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    with np.load(checkpoint.path) as a, np.load(RunCheckpoint(tmp_path / "whole" / "checkpoints").path) as b:
+        assert int(a["epoch"]) == int(b["epoch"]) == 4
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6)
