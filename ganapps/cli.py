@@ -8,6 +8,12 @@ import sys
 
 import typer
 
+try:  # Typer >= 0.20 vendors its own Click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer on the public Click
+    from click import exceptions as click_errors
+
+from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.toy.cli import app as toy_app
 from ganapps.core.errors import GanappsError
 
@@ -20,6 +26,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(toy_app, name="toy")
+app.add_typer(dcgan_app, name="dcgan")
 
 
 @app.command()
@@ -50,16 +57,26 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
 
 
 def main() -> None:
-    """Console entry point: user errors exit 2 with one line on stderr, never a traceback."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Console entry point: usage and user errors exit 2 with one line on stderr, never a traceback."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        app()
+        app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as error:
+        error.show()
+        sys.exit(0)
+    except click_errors.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        typer.echo(f"Error: {error.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click_errors.ClickException as error:
+        typer.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
     except GanappsError as error:
         typer.echo(f"Error: {error}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("Interrupted: the last finished epoch is checkpointed; rerun with --resume to continue.", err=True)
-        sys.exit(130)
 
 
 if __name__ == "__main__":

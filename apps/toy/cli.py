@@ -56,9 +56,9 @@ def benchmark(
     options=None,
 ) -> None:
     """Train N seeds per mixture and print mode coverage beside PacGAN's Table 1."""
-    lab = _lab()
     if runs < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--runs")
+    lab = _lab()
     dataset = plain(dataset)
     datasets = ["ring", "grid"] if dataset == "both" else [dataset]
     summaries = []
