@@ -31,7 +31,7 @@ def one_fit(strategy, steps=2, batch=8, ema=None, pack=1, **compile_args):
                            batch_norm=compile_args.pop("batch_norm", False))
         gan = GAN(g, d, ema_decay=ema, pack=pack, seed=7)
         gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.05), **compile_args)
-    gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(batch), epochs=1, verbose=0)
+    gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(batch), epochs=1, verbose=0, shuffle=False)
     return [v.numpy() for v in gan.weights], gan
 
 
@@ -138,3 +138,32 @@ def test_minibatch_stddev_matches_numpy():
     for i in range(8):
         np.testing.assert_allclose(out[i, ..., -1], stat[i % 2], rtol=1e-5)
     np.testing.assert_array_equal(out[..., :2], x)
+
+
+@pytest.mark.parametrize("policy, scaled", [("mixed_float16", True), ("mixed_bfloat16", False)])
+def test_mixed_precision_step(policy, scaled):
+    keras.mixed_precision.set_global_policy(policy)
+    g, d = tiny_models()
+    gan = GAN(g, d)
+    gan.compile(loss="hinge", gp_weight=1.0, mixed_precision=scaled)
+    assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer) == scaled
+    before = [v.numpy().copy() for v in g.trainable_weights]
+    logs = gan.train_step(tf.constant(np.ones((4, 2), np.float32)))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert g.layers[1].compute_dtype != "float32"
+    assert any(np.abs(b - v.numpy()).max() > 0 for b, v in zip(before, g.trainable_weights))
+
+
+def test_xla_compiled_steps_are_deterministic_and_train():
+    results = []
+    for _ in range(2):
+        g, d = tiny_models()
+        before = [v.numpy().copy() for v in g.weights]
+        gan = GAN(g, d, seed=1)
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), jit_compile=True)
+        gan.fit(np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32), batch_size=8, verbose=0,
+                shuffle=False)
+        results.append([v.numpy() for v in gan.weights])
+        assert any(np.abs(b - v.numpy()).max() > 1e-4 for b, v in zip(before, g.weights))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -174,11 +174,13 @@ class GAN(keras.Model):
         local_batch = local_shape[0]
         global_shape = tf.stack([local_batch * replicas, *local_shape[1:]])
         _draws.count = getattr(_draws, "count", 0) + 1
-        seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_counter.value * 1009 + _draws.count])
-        if kind == "normal":
-            full = tf.random.stateless_normal(global_shape, seed=seed, dtype=dtype)
-        else:
-            full = tf.random.stateless_uniform(global_shape, seed=seed, dtype=dtype)
+        step = getattr(_draws, "step", None)
+        step = self.step_counter.value if step is None else step
+        seed = tf.stack([tf.constant(self.seed, tf.int64), step * 1009 + _draws.count])
+        # Philox pinned, so draws do not depend on the device's default generator. (XLA lays the stream out
+        # differently: a run resumes with the same --jit it started with.)
+        draw = tf.random.stateless_normal if kind == "normal" else tf.random.stateless_uniform
+        full = draw(global_shape, seed=seed, dtype=dtype, alg="philox")
         start = tf.cast(replica_id, tf.int32) * local_batch
         return full[start : start + local_batch]
 
@@ -284,6 +286,7 @@ class GAN(keras.Model):
 
     def train_step(self, data):
         _draws.count = 0
+        _draws.step = tf.identity(self.step_counter.value)
         batch = self.unpack_batch(data)
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
@@ -295,7 +298,9 @@ class GAN(keras.Model):
             g_loss = self._total(g_terms)
             g_norm = self.apply_gradients(tape, g_loss, self.generator_variables(), self.g_optimizer)
         self.update_ema()
-        self.step_counter.assign_add(1)
+        with tf.control_dependencies([g_norm, _draws.step]):
+            self.step_counter.assign_add(1)
+        _draws.step = None
         logs = {**d_terms, **g_terms, "d_loss": d_loss, "g_loss": g_loss, "g_grad_norm": g_norm}
         logs["diversity"] = self.diversity_ratio(batch.real, fake)
         return self.record(logs)
