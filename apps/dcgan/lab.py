@@ -221,9 +221,9 @@ def sample(model: Generator | str | os.PathLike, num: int = 64, seed: int = 0) -
     return generator.generate(generator.latents(num, seed))
 
 
-def save_grid(images: np.ndarray, path: str | os.PathLike, columns: int | None = None) -> Path:
-    """Images in [-1, 1] as one PNG grid."""
-    save_image_grid(images, path, columns)
+def save_grid(images, path: str | os.PathLike, columns: int | None = None) -> Path:
+    """Images in [-1, 1] (an array or a list of equal-shape images) as one PNG grid."""
+    save_image_grid(np.stack(images), path, columns)
     return Path(path)
 
 
@@ -347,6 +347,7 @@ def load_target(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> n
 
 @dataclass
 class Inversion:
+    target: np.ndarray  # [S, S, C] in [-1, 1], as the generator's shape
     latent: np.ndarray  # [latent_dim]
     reconstruction: np.ndarray  # [S, S, C] in [-1, 1]
     distance: float  # pixels + feature_weight * features, at the end
@@ -410,7 +411,8 @@ def invert(
         with tf.GradientTape() as tape:
             pixels, feats = distances(generator(z))
             total = pixels + feature_weight * feats
-        optimizer.apply_gradients([(tape.gradient(tf.reduce_sum(total), z), z)])
+            loss = tf.reduce_sum(total)  # the restarts are independent: each z gets its own gradient
+        optimizer.apply_gradients([(tape.gradient(loss, z), z)])
         return total
 
     initial = step().numpy()
@@ -420,7 +422,7 @@ def invert(
     pixels, feats = (t.numpy() for t in distances(images))
     total = pixels + feature_weight * feats
     best = int(np.argmin(total))
-    return Inversion(z.numpy()[best], np.asarray(images)[best], float(total[best]), float(initial[best]),
+    return Inversion(target, z.numpy()[best], np.asarray(images)[best], float(total[best]), float(initial[best]),
                      float(pixels[best]), float(feats[best]))
 
 
@@ -467,12 +469,12 @@ def evaluate(
         if config is None:
             raise GanappsError(f"{model}: not a run directory, so pass --data to say what real images to compare with")
         data = config["options"]["extra"][APP]["data"]
+    features = feature_extractor(extractor, progress)
     size, _, channels = generator.image_shape
     _, held_out = D.split(D.load(data, size, channels, download=download, progress=progress))
     count = min(num, len(held_out))
     if count < 2:
         raise GanappsError(f"{data}: only {len(held_out)} held-out images; FID needs at least 2")
-    features = feature_extractor(extractor, progress)
     real = held_out.images[:count].astype(np.float32) / 127.5 - 1.0
     fake = generator.generate(generator.latents(count, seed), progress=progress)
     real_features = _features(features, real, "features of real images", progress)

@@ -65,8 +65,14 @@ def load_generator(path: str | Path):
 
     path = Path(path)
     if not (path / "saved_model.pb").exists():
-        versions = sorted((p for p in path.glob("*") if (p / "saved_model.pb").exists()), key=lambda p: p.name)
+        versions = [p for p in path.glob("*") if (p / "saved_model.pb").exists()]
         if not versions:
             raise GanappsError(f"{path}: no SavedModel here (expected saved_model.pb in it or in a version folder)")
-        path = versions[-1]
-    return tf.saved_model.load(str(path)).signatures["serving_default"]
+        # The highest version, numerically as TF Serving picks it (10 after 9).
+        path = max(versions, key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures["serving_default"]
+    # The signature holds its variables weakly: keep the loaded object alive as long as the signature, or a
+    # tf.function that calls it fails with "referencing variables which have been deleted".
+    signature.saved_model = loaded
+    return signature

@@ -107,6 +107,8 @@ class GAN(keras.Model):
     ) -> None:
         """Set optimizers (separate learning rates give TTUR), loss family and regularisers.
 
+        `adversarial_weight` 0 trains the generator on its extra losses alone, with no discriminator pass or
+        update: the same network as a plain regression baseline (e.g. next-frame prediction's Lp-only model).
         Call inside the strategy scope: optimizer variables are built here, before `fit`, as tf.distribute
         requires.
         """
@@ -120,6 +122,8 @@ class GAN(keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.feature_matching = float(feature_matching)
         self.adversarial_weight = float(adversarial_weight)
+        if not self.adversarial and (self.gp_weight or self.r1_weight or self.feature_matching):
+            raise ValueError("gradient penalties and feature matching need the discriminator: adversarial_weight is 0")
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         if mixed_precision:
@@ -138,8 +142,15 @@ class GAN(keras.Model):
     def discriminator_variables(self) -> list:
         return self.discriminator.trainable_variables
 
+    @property
+    def adversarial(self) -> bool:
+        """Whether the discriminator takes part in training (`adversarial_weight` is not 0)."""
+        return self.adversarial_weight != 0.0
+
     def metric_names(self) -> list[str]:
         """Every value a step reports; subclasses append the names of their extra terms."""
+        if not self.adversarial:
+            return ["g_loss", "g_grad_norm", "diversity"]
         names = ["d_loss", "g_loss", "d_adv", "g_adv", "d_real", "d_fake", "g_grad_norm", "diversity"]
         if self.gp_weight:
             names.append("gp")
@@ -252,7 +263,7 @@ class GAN(keras.Model):
 
     # ------------------------------------------------------------------ the step
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
-        fake = tf.stop_gradient(self.generate(batch, training=True))
+        fake = tf.nest.map_structure(tf.stop_gradient, self.generate(batch, training=True))
         real_logits, _ = self.discriminate(batch.real, batch)
         fake_logits, _ = self.discriminate(fake, batch)
         terms = {"d_adv": L.discriminator_loss(self.loss_family, real_logits, fake_logits, self.label_smoothing)}
@@ -270,6 +281,8 @@ class GAN(keras.Model):
 
     def generator_terms(self, batch: Batch) -> tuple[dict[str, tf.Tensor], Any]:
         fake = self.generate(batch, training=True)
+        if not self.adversarial:
+            return self.generator_extra_losses(batch, fake, training=True), fake
         fake_logits, fake_features = self.discriminate(fake, batch)
         terms = {"g_adv": self.adversarial_weight * L.generator_loss(self.loss_family, fake_logits)}
         if self.feature_matching:
@@ -288,11 +301,13 @@ class GAN(keras.Model):
         _draws.count = 0
         _draws.step = tf.identity(self.step_counter.value)
         batch = self.unpack_batch(data)
-        for _ in range(self.d_steps):
+        d_terms = {}
+        for _ in range(self.d_steps if self.adversarial else 0):
             with tf.GradientTape() as tape:
                 d_terms = self.discriminator_terms(batch)
                 d_loss = self._total(d_terms)
                 self.apply_gradients(tape, d_loss, self.discriminator_variables(), self.d_optimizer)
+            d_terms["d_loss"] = d_loss
         with tf.GradientTape() as tape:
             g_terms, fake = self.generator_terms(batch)
             g_loss = self._total(g_terms)
@@ -301,7 +316,7 @@ class GAN(keras.Model):
         with tf.control_dependencies([g_norm, _draws.step]):
             self.step_counter.assign_add(1)
         _draws.step = None
-        logs = {**d_terms, **g_terms, "d_loss": d_loss, "g_loss": g_loss, "g_grad_norm": g_norm}
+        logs = {**d_terms, **g_terms, "g_loss": g_loss, "g_grad_norm": g_norm}
         logs["diversity"] = self.diversity_ratio(batch.real, fake)
         return self.record(logs)
 

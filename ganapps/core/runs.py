@@ -59,6 +59,36 @@ def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
     return gan
 
 
+def read_run_config(run_dir: str | Path, app: str) -> dict | None:
+    """A run's config.json; None when `run_dir` is not a run directory, a one-line error for another app's run."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    if config.get("app") != app:
+        raise GanappsError(f"{run_dir}: a {config.get('app')!r} run, not a {app} run")
+    return config
+
+
+def load_run(run_dir: str | Path, app: str, build: Callable[[TrainOptions], GAN]) -> GAN:
+    """A run's GAN rebuilt by `build` from its config.json and restored from its last checkpoint."""
+    config = read_run_config(run_dir, app)
+    if config is None:
+        raise GanappsError(f"{run_dir}: not a {app} run directory (no config.json)")
+    checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
+    if not checkpoint.exists():
+        raise GanappsError(f"{run_dir}: no checkpoint yet (the run has not finished an epoch)")
+    options = TrainOptions(**config["options"])
+    previous = keras.mixed_precision.global_policy()
+    set_precision(options.mixed_precision)  # the checkpoint holds the loss-scale state of float16 runs
+    try:
+        gan = build(options)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    checkpoint.restore(gan)
+    return gan
+
+
 def _write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
 

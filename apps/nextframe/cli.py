@@ -1,0 +1,134 @@
+"""`ganapps nextframe`: a thin command line over `ganapps.apps.nextframe.lab`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ganapps.apps.nextframe.recipe import (
+    ADVERSARIAL_WEIGHT, CONTEXT, DEFAULT_DATA, DEFAULT_DIGITS, DEFAULTS, GDL_WEIGHT, GENERATORS, HORIZONS, IMAGE_SIZE,
+    LP, LP_WEIGHT, SEQUENCES, WIDTH,
+)
+from ganapps.options import JsonOption, choices, plain, train_options
+
+app = typer.Typer(
+    help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
+         "MNIST, a folder of frame sequences or tfds:moving_mnist; predict, evaluate against copying the last "
+         "frame, and export.",
+    no_args_is_help=True,
+)
+console = Console()
+Generator = choices("Generator", GENERATORS)
+
+RunArgument = typer.Argument(..., help="A run directory (written by `nextframe train`) or an exported SavedModel "
+                             "folder.", show_default=False)
+DigitsOption = typer.Option(DEFAULT_DIGITS, "--digits", help="Moving MNIST digits: 'glyphs' (rendered, offline) or "
+                            "an MNIST CSV file (784 pixel values then the label per row).")
+
+
+def _lab():
+    from ganapps.apps.nextframe import lab  # TensorFlow loads only when a command runs
+
+    return lab
+
+
+@app.command()
+@train_options(out=Path("runs/nextframe"), **DEFAULTS)
+def train(
+    data: str = typer.Option(
+        DEFAULT_DATA, "--data", "-d",
+        help="'moving-mnist' (generated, offline), a folder with one subfolder of frames per sequence, or "
+             "tfds:moving_mnist. Held-out sequences are kept apart for `evaluate`.",
+    ),
+    digits: str = DigitsOption,
+    sequences: int = typer.Option(SEQUENCES, "--sequences", help="Generated Moving MNIST training sequences."),
+    context: int = typer.Option(CONTEXT, "--context", "-k", help="Past frames the model predicts from."),
+    generator: Generator = typer.Option("multiscale", "--generator", help="multiscale: the paper's coarse-to-fine "
+                                        "CNN (1/4, 1/2, 1); convlstm: a ConvLSTM encoder-decoder."),
+    width: int = typer.Option(WIDTH, "--width", help="Filters of the first layers (the paper's: 128)."),
+    image_size: int = typer.Option(IMAGE_SIZE, "--image-size", help="Frame side, a multiple of 16; frames are "
+                                   "centre-cropped and resized."),
+    channels: int = typer.Option(None, "--channels", show_default="1 for grey data, else 3", help="1 or 3."),
+    adversarial_weight: float = typer.Option(
+        ADVERSARIAL_WEIGHT, "--adversarial-weight",
+        help="lambda_adv; 0 trains the Lp-only model (the same generator, no discriminator)."),
+    lp: int = typer.Option(LP, "--lp", help="p of the Lp loss: 1 or 2."),
+    lp_weight: float = typer.Option(LP_WEIGHT, "--lp-weight", help="lambda_lp."),
+    gdl_weight: float = typer.Option(GDL_WEIGHT, "--gdl-weight", help="lambda_gdl (gradient difference loss)."),
+    download: bool = typer.Option(True, "--download/--no-download", help="Let tfds:NAME download when the data is "
+                                  "not in the local TensorFlow Datasets folder."),
+    options=None,
+) -> None:
+    """Train a next-frame predictor; writes a sample grid per epoch, checkpoints and a SavedModel export."""
+    lab = _lab()
+    config = lab.Config(data, digits, sequences, image_size, channels, context, plain(generator), width,
+                        adversarial_weight, lp, lp_weight, gdl_weight)
+    start = time.perf_counter()
+    run = lab.train(config, options, download=download)
+    console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
+                  f"model: {run.result.export_dir}")
+
+
+@app.command()
+def predict(
+    clip: Path = typer.Argument(..., help="A folder of frames (sorted by name) or an animated GIF; its last "
+                                "frames are the context.", show_default=False),
+    model: Path = RunArgument,
+    steps: int = typer.Option(10, "--steps", "-t", help="Frames to predict (each fed back as context)."),
+    out: Path = typer.Option(Path("prediction"), "--out", "-o", help="Folder for prediction.gif (context, then "
+                             "prediction) and frame_NN.png per predicted frame."),
+    frame_ms: int = typer.Option(200, "--frame-ms", help="GIF frame duration in milliseconds."),
+) -> None:
+    """Predict the frames after CLIP with MODEL."""
+    lab = _lab()
+    prediction = lab.predict(model, clip, steps)
+    gif, pngs = lab.write_prediction(prediction, out, frame_ms)
+    console.print(f"{len(pngs)} predicted frames after {len(prediction.context)} context frames: {gif}, "
+                  f"{pngs[0].parent}/frame_*.png")
+
+
+@app.command()
+def evaluate(
+    model: Path = RunArgument,
+    baseline: Path = typer.Option(None, "--baseline", help="Another model of the same shape to compare with (e.g. "
+                                  "the Lp-only model: --adversarial-weight 0)."),
+    sequences: int = typer.Option(200, "--sequences", "-n", help="Held-out sequences."),
+    horizons: int = typer.Option(HORIZONS, "--horizons", help="Predicted frames scored, 1 ... N."),
+    data: str = typer.Option(None, "--data", "-d", show_default="the run's data", help="Whose held-out sequences."),
+    digits: str = typer.Option(None, "--digits", show_default="the run's digits", help="Moving MNIST digits."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generated held-out sequences."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Per-horizon MSE, PSNR, SSIM and sharpness on held-out sequences, beside copying the last context frame."""
+    result = _lab().evaluate(model, baseline, data, digits, sequences, horizons, seed)
+    if as_json:
+        for row in result.as_dicts():
+            print(json.dumps(row), flush=True)
+        return
+    table = Table(title=f"{result.sequences} held-out {result.data} sequences (images in [0, 1])")
+    for column in ("horizon", "model", "MSE", "PSNR dB", "SSIM", "sharp dB", "gradient (truth)"):
+        table.add_column(column, justify="right")
+    for s in sorted(result.scores, key=lambda s: s.horizon):
+        table.add_row(str(s.horizon), s.model, f"{s.mse:.5f}", f"{s.psnr:.2f}", f"{s.ssim:.4f}",
+                      f"{s.sharpness:.2f}", f"{s.gradient:.4f} ({s.truth_gradient:.4f})")
+    console.print(table)
+    console.print(f"MSE below copy-last at every horizon: {result.beats_copy_last}")
+    if result.sharper_than_baseline is not None:
+        console.print(f"sharper than the baseline (mean gradient magnitude): {result.sharper_than_baseline}; "
+                      f"higher sharpness difference: {result.sharpness_difference_above_baseline}")
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="A run directory written by `nextframe train`.", show_default=False),
+    out: Path = typer.Option(None, "--out", "-o", show_default="RUN/export/nextframe",
+                             help="Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout)."),
+    version: int = typer.Option(1, "--version", help="Version folder name."),
+) -> None:
+    """Export a run's generator as a SavedModel: `context` [N, S, S, K*C] in [-1, 1] in, next `frame` out."""
+    console.print(f"exported: {_lab().export(run, out, version)}")

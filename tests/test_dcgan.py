@@ -1,0 +1,322 @@
+"""The dcgan app: networks, data sources, and every command on one tiny run trained through the CLI."""
+
+import json
+import re
+import sys
+import urllib.error
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_cli
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganapps import cli
+from ganapps.apps.dcgan import data as D
+from ganapps.apps.dcgan import lab, models
+from ganapps.core.errors import GanappsError
+from ganapps.core.images import save_image
+from ganapps.core.metrics import compute_features, frechet_distance
+
+TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "16"]
+
+
+def invoke(*args):
+    """Run a command in this process (no TensorFlow start-up); user errors surface as exceptions."""
+    result = CliRunner().invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def main_error(monkeypatch, capsys, *args) -> str:
+    """Run the console entry point in this process; assert a one-line error and exit 2, return the line."""
+    monkeypatch.setattr(sys, "argv", ["ganapps", *map(str, args)])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------------- networks
+
+
+@pytest.mark.parametrize("size, channels", [(32, 1), (32, 3), (64, 1), (64, 3)])
+def test_network_shapes(size, channels):
+    g = models.generator(size, channels, latent_dim=8, width=4)
+    images = g(np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32))
+    assert images.shape == (3, size, size, channels)
+    assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
+    d = models.discriminator(size, channels, width=4)
+    assert d(images).shape == (3, 1)
+    convs = [layer for layer in g.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert len(convs) == models.stages(size) == {32: 3, 64: 4}[size]
+    assert not [layer for layer in d.layers if isinstance(layer, keras.layers.Dense) and layer.name != "logit"]
+    packed = models.discriminator(size, channels, width=4, pack=2, features=True)
+    logits, features = packed(tf.concat([images, images], axis=-1))
+    # Features: the last 4x4 map, of width * 2 ** (stages - 1) filters.
+    assert logits.shape == (3, 1) and features.shape == (3, 4 * 4 * 4 * 2 ** (models.stages(size) - 1))
+
+
+def test_odd_sizes_are_refused():
+    with pytest.raises(GanappsError, match="resized to 32"):
+        models.generator(28)
+    with pytest.raises(GanappsError, match="--channels"):
+        models.discriminator(32, channels=2)
+
+
+@pytest.mark.parametrize("penalty", [{}, {"gp_weight": 10.0}, {"r1_weight": 1.0}])
+def test_batch_norm_leaves_the_discriminator_under_a_gradient_penalty(penalty):
+    options = lab.default_options(loss="wasserstein", extra={"dcgan": {"width": 4, "latent_dim": 8}}, **penalty)
+    gan = lab.build_gan(options)
+    norms = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == (0 if penalty else models.stages(32) - 1)
+    assert all(layer.synchronized for layer in gan.generator.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+    if penalty.get("gp_weight"):  # one WGAN-GP step trains and reports the penalty
+        batch = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)), tf.float32)
+        logs = gan.train_on_batch(batch, return_dict=True)
+        assert np.isfinite(logs["gp"]) and logs["gp"] >= 0
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+def test_glyphs_are_balanced_labelled_and_repeatable():
+    images, labels = D.render_glyphs(count=500, seed=3)
+    assert images.shape == (500, 32, 32, 1) and images.dtype == np.uint8
+    assert np.array_equal(np.bincount(labels), np.full(10, 50))
+    assert images.max() == 255 and images.mean() < 60  # white strokes on black
+    assert (images.reshape(500, -1) > 128).sum(1).min() > 10  # every image has a glyph
+    again, _ = D.render_glyphs.__wrapped__(500, 3)
+    assert np.array_equal(images, again)
+    assert not np.array_equal(images, D.render_glyphs(count=500, seed=4)[0])
+    # Same digit, different draws: the augmentation varies them.
+    assert np.abs(images[0].astype(int) - images[10].astype(int)).mean() > 5
+    full = D.load()
+    train, held_out = D.split(full)
+    assert len(full) == D.GLYPH_COUNT and (len(train), len(held_out)) == (10_000, 2_000)
+    assert full.channels == 1 and D.load("glyphs", 64, 3).images.shape[1:] == (64, 64, 3)
+
+
+def write_images(folder: Path, count: int, grey: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for k in range(count):
+        shape = (40 + k, 30 + 2 * k) if grey else (40 + k, 30 + 2 * k, 3)
+        Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(folder / f"img{k}.png")
+    return folder
+
+
+def test_folders_crop_resize_and_keep_colour(tmp_path):
+    colour = D.load(str(write_images(tmp_path / "rgb", 4)), 16)
+    assert colour.images.shape == (4, 16, 16, 3) and colour.labels is None
+    grey = D.load(str(write_images(tmp_path / "grey", 3, grey=True)), 32)
+    assert grey.images.shape == (3, 32, 32, 1)
+    assert D.load(str(tmp_path / "grey"), 32, channels=3).images.shape == (3, 32, 32, 3)
+
+
+def test_bad_folders_name_the_problem(tmp_path):
+    with pytest.raises(GanappsError, match="no such folder"):
+        D.load(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GanappsError, match="no image files"):
+        D.load(str(tmp_path / "empty"))
+    bad = write_images(tmp_path / "bad", 2) / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(GanappsError, match="broken.png: not a readable image"):
+        D.load(str(tmp_path / "bad"))
+
+
+def test_tfds_mock_and_offline_failure(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        mnist = D.load("tfds:mnist", 32)
+    assert mnist.images.shape == (12, 32, 32, 1) and mnist.images.dtype == np.uint8
+    assert mnist.labels.shape == (12,) and mnist.source == "tfds:mnist"
+    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*--data glyphs"):
+        D.load("tfds:mnist", download=False, data_dir=str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Name or service not known\nsecond line")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(GanappsError, match="could not be downloaded") as caught:
+        D.load("tfds:celeb_a", 64, data_dir=str(tmp_path))
+    assert "\n" not in str(caught.value) and "image folder" in str(caught.value)
+    monkeypatch.undo()
+    with pytest.raises(GanappsError, match="no such TensorFlow Datasets name"):
+        D.load("tfds:no_such_set_at_all")
+
+
+# ---------------------------------------------------------------------------------------------------- a tiny run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """Two short epochs of a tiny DCGAN on the glyphs, through the real command line (enough steps for the
+    batch-norm moving statistics to leave their initial values, so that images vary with the latent)."""
+    out = tmp_path_factory.mktemp("dcgan") / "run"
+    done = run_cli("dcgan", "train", "--epochs", "2", "--steps", "40", *TINY, "--out", out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    """The digit classifier is trained once for this module, in a cache of its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+def test_training_writes_samples_checkpoint_and_export(run):
+    for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png", "samples/epoch_0002.png",
+                 "history.csv", "export/dcgan/1/saved_model.pb"):
+        assert (run / path).exists(), path
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["extra"]["dcgan"] == dict(image_size=32, channels=1, latent_dim=8, width=4,
+                                                        data="glyphs")
+    grid = np.asarray(Image.open(run / "samples/epoch_0002.png"))
+    assert grid.shape == (8 * 34 + 2, 8 * 34 + 2)  # 64 fixed latents, 8 x 8 tiles of 32 px and 2 px gutters
+    # The export and the checkpoint hold the same generator.
+    from_checkpoint = lab.Generator.from_keras(lab.load_gan(run).sampling_generator, "checkpoint")
+    np.testing.assert_allclose(lab.sample(run, 8, seed=5), lab.sample(from_checkpoint, 8, seed=5), atol=1e-5)
+
+
+def test_sample_writes_a_grid(run, tmp_path):
+    out = tmp_path / "grid.png"
+    result = invoke("dcgan", "sample", run, "--num", "16", "--out", out)
+    assert "16 samples" in result.stdout
+    assert np.asarray(Image.open(out)).shape == (4 * 34 + 2, 4 * 34 + 2)
+    invoke("dcgan", "sample", run / "export" / "dcgan", "--num", "3", "--out", tmp_path / "from_export.png")
+    assert (tmp_path / "from_export.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["linear", "slerp"])
+def test_interpolation_is_smooth_and_ends_on_its_end_points(run, mode):
+    generator = lab.load_generator(run)
+    path = lab.interpolate(generator, steps=16, mode=mode, rows=2, seed=7)
+    assert path.frames.shape == (2, 16, 32, 32, 1)
+    ends = generator.latents(4, seed=7)
+    np.testing.assert_allclose(path.frames[:, 0], generator.generate(ends[0::2]), atol=1e-5)
+    np.testing.assert_allclose(path.frames[:, -1], generator.generate(ends[1::2]), atol=1e-5)
+    for row in path.frames:
+        steps = np.sqrt(((row[1:] - row[:-1]) ** 2).sum(axis=(1, 2, 3)))
+        assert steps.max() <= 3 * steps.mean(), steps
+        assert steps.min() > 0
+    if mode == "slerp":  # the great circle keeps latent norms between the end points' norms
+        norms = np.linalg.norm(path.latents[0], axis=1)
+        assert norms.min() >= min(norms[0], norms[-1]) - 1e-4
+
+
+def test_interpolate_command_writes_strip_and_gif(run, tmp_path):
+    out = tmp_path / "walk.png"
+    invoke("dcgan", "interpolate", run, "--steps", "5", "--mode", "slerp", "--rows", "2", "--out", out)
+    assert np.asarray(Image.open(out)).shape == (2 * 34 + 2, 5 * 34 + 2)
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.format == "GIF" and gif.size == (4 * 36, 4 * (2 * 34 + 2))  # one column of rows, 4x
+    # Distinct frames play forth and back (Pillow merges identical neighbours, as a barely trained model makes).
+    ramp = np.linspace(-1, 1, 6)[None, :, None, None, None] * np.ones((1, 6, 8, 8, 1))
+    lab.write_interpolation(ramp, tmp_path / "ramp.png", tmp_path / "ramp.gif", scale=1)
+    with Image.open(tmp_path / "ramp.gif") as gif:
+        shades = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            shades.append(int(np.asarray(gif.convert("L"))[4, 4]))
+    assert shades == [0, 51, 102, 153, 204, 255, 204, 153, 102, 51]
+
+
+def test_invert_recovers_a_generated_image(run):
+    generator = lab.load_generator(run)
+    target = generator.generate(generator.latents(1, seed=42))[0]
+    result = lab.invert(run, target, features="discriminator", steps=150, restarts=2, seed=0)
+    assert result.distance < 0.1 * result.initial_distance, result
+    assert result.reconstruction.shape == (32, 32, 1)
+
+
+def test_invert_command_reads_a_png_and_prints_the_distance(run, tmp_path):
+    target = tmp_path / "target.png"
+    save_image(lab.sample(run, 1, seed=42)[0], target)
+    out = tmp_path / "reconstruction.png"
+    result = invoke("dcgan", "invert", target, run, "--features", "pixels", "--steps", "60", "--out", out)
+    distance, start = map(float, re.search(r"distance ([\d.]+) .*at the start ([\d.]+)", result.stdout,
+                                           re.S).groups())
+    assert distance < start
+    assert np.asarray(Image.open(out)).shape == (36, 2 * 34 + 2)
+
+
+def test_evaluate_json_and_extractors(run, tmp_path):
+    result = invoke("dcgan", "evaluate", run, "--json", "--num", "60")
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    scores = json.loads(lines[0])
+    assert scores["num_samples"] == 60 and scores["extractor"] == "digits" and scores["data"] == "glyphs"
+    assert scores["fid"] > 0 and np.isfinite(scores["kid"])
+    assert lab.digit_classifier_path().is_file()  # cached for the next evaluation
+    # Held-out glyphs score far better than this barely trained generator on the same features.
+    extractor = lab.digit_extractor()
+    _, held_out = D.split(D.load())
+    real = held_out.images.astype(np.float32) / 127.5 - 1
+    half_a, half_b, fake = (compute_features(extractor, x, value_range=(-1, 1))[0]
+                            for x in (real[:300], real[1000:1300], lab.sample(run, 300)))
+    assert frechet_distance(half_a, half_b) < 0.2 * frechet_distance(half_a, fake)
+
+
+def test_export_command(run, tmp_path):
+    result = invoke("dcgan", "export", run, "--out", tmp_path / "served", "--version", "3")
+    assert (tmp_path / "served" / "3" / "saved_model.pb").exists() and "exported" in result.stdout
+    np.testing.assert_allclose(lab.sample(tmp_path / "served", 4), lab.sample(run, 4), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+
+
+def test_bad_input_is_one_line(run, tmp_path, monkeypatch, capsys):
+    assert "no such folder" in main_error(monkeypatch, capsys, "dcgan", "train", "--data", tmp_path / "missing",
+                                          "--out", tmp_path / "a")
+    (tmp_path / "empty").mkdir()
+    assert "no image files" in main_error(monkeypatch, capsys, "dcgan", "train", "--data", tmp_path / "empty",
+                                          "--out", tmp_path / "b")
+    assert "--image-size 28" in main_error(monkeypatch, capsys, "dcgan", "train", "--image-size", "28",
+                                           "--out", tmp_path / "c")
+    assert "neither a dcgan run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path)
+    assert "no such run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path / "nope")
+    assert "pass --data" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run / "export" / "dcgan")
+    # Offline: no InceptionV3 weights in the Keras cache and no network.
+    import keras.src.utils.file_utils as file_utils
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(file_utils, "urlretrieve", refuse)
+    line = main_error(monkeypatch, capsys, "dcgan", "evaluate", run, "--extractor", "inception", "--num", "10")
+    assert "--extractor digits" in line
+    assert "no such Keras model file" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run, "--extractor",
+                                                    tmp_path / "none.keras")
+
+
+def test_corrupt_image_fails_cleanly_in_a_fresh_process(tmp_path):
+    folder = write_images(tmp_path / "photos", 2)
+    (folder / "zz.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    done = run_cli("dcgan", "train", "--data", folder, "--out", tmp_path / "run", "--epochs", "1", "--steps", "1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "Error" in line]  # TensorFlow's start-up notes aside
+    assert len(errors) == 1 and "zz.jpg: not a readable image" in errors[0], done.stderr
+
+
+def test_every_command_explains_itself():
+    for command, words in {"train": ["--data", "--image-size", "--loss", "--gp-weight", "tfds:NAME"],
+                           "sample": ["--num", "--out"], "interpolate": ["--mode", "slerp", "GIF"],
+                           "invert": ["TARGET", "--features", "Adam"], "evaluate": ["--extractor", "--json", "FID"],
+                           "export": ["SavedModel", "--version"]}.items():
+        text = invoke("dcgan", command, "--help").stdout
+        for word in words:
+            assert word in text, (command, word)

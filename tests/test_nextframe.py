@@ -1,0 +1,267 @@
+"""The nextframe app: Moving MNIST physics, sequence pipelines, networks and losses, and every command on one
+tiny run trained through the CLI."""
+
+import json
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_cli
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganapps import cli
+from ganapps.apps.nextframe import data as D
+from ganapps.apps.nextframe import lab, models
+from ganapps.core.errors import GanappsError
+from ganapps.core.export import load_generator
+
+SIZE, CONTEXT = 16, 3
+TINY = ["--image-size", SIZE, "--context", CONTEXT, "--width", 4, "--sequences", 8, "--batch-size", 4]
+
+
+def invoke(*args):
+    """Run a command in this process (no TensorFlow start-up); user errors surface as exceptions."""
+    result = CliRunner().invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def main_error(monkeypatch, capsys, *args) -> str:
+    """Run the console entry point in this process; assert a one-line error and exit 2, return the line."""
+    monkeypatch.setattr(sys, "argv", ["ganapps", *map(str, args)])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    return lines[0]
+
+
+def write_frames(folder, sizes):
+    folder.mkdir(parents=True)
+    for k, (width, height) in enumerate(sizes):
+        Image.fromarray(np.full((height, width), 40 * k, np.uint8)).save(folder / f"{k:03d}.png")
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------- Moving MNIST
+
+
+def test_digits_keep_their_speed_and_reflect_at_the_borders():
+    paths = D.trajectories(np.random.default_rng(0), count=300)
+    speed = np.linalg.norm(paths.velocities, axis=-1)
+    np.testing.assert_allclose(speed, 1.0, atol=1e-12)  # |v| never changes, bounces included
+    assert paths.positions.min() >= 0.0 and paths.positions.max() <= 1.0
+    corners = paths.pixels()
+    assert corners.min() >= 0 and corners.max() + D.DIGIT <= D.CANVAS  # the whole digit stays on the canvas
+
+    previous, current = paths.velocities[:, :-1], paths.velocities[:, 1:]
+    at_wall = (paths.positions[:, 1:] == 0.0) | (paths.positions[:, 1:] == 1.0)
+    assert at_wall.sum() > 50
+    np.testing.assert_array_equal(current[at_wall], -previous[at_wall])  # the component across the wall flips
+    np.testing.assert_array_equal(current[~at_wall], previous[~at_wall])
+    free = ~at_wall.any(axis=-1)
+    steps = np.diff(paths.positions, axis=1)[free]
+    np.testing.assert_allclose(steps, D.STEP * current[free], atol=1e-12)  # away from walls: exactly v * step
+
+
+def test_digits_combine_by_pixelwise_maximum():
+    rng = np.random.default_rng(1)
+    digits = rng.integers(0, 256, size=(2, D.DIGIT, D.DIGIT), dtype=np.uint8)
+    corners = np.array([[[10, 10], [20, 30]], [[14, 16], [20, 34]]], np.int32)  # overlapping in both frames
+    frames = D.render(digits, corners)
+    for frame, (a, b) in zip(frames, corners.transpose(1, 0, 2)):
+        first, second = np.zeros((2, D.CANVAS, D.CANVAS), np.uint8)
+        first[a[0] : a[0] + D.DIGIT, a[1] : a[1] + D.DIGIT] = digits[0]
+        second[b[0] : b[0] + D.DIGIT, b[1] : b[1] + D.DIGIT] = digits[1]
+        np.testing.assert_array_equal(frame, np.maximum(first, second))
+
+    clips = D.moving_mnist(digits, count=3, seed=0)
+    assert clips.shape == (3, D.LENGTH, D.CANVAS, D.CANVAS, 1) and clips.dtype == np.uint8
+
+
+def test_held_out_sequences_use_other_digits_and_mnist_digits_load(shared_data):
+    training, held_out = D.glyph_digits(), D.glyph_digits(held_out=True)
+    assert training.shape[1:] == held_out.shape[1:] == (D.DIGIT, D.DIGIT)
+    assert not (training[:, None] == held_out[None, :50]).all(axis=(2, 3)).any()
+    csv = str(shared_data / "mnist" / "mnist_5k.csv.gz")
+    train_digits, test_digits = D.mnist_digits(csv), D.mnist_digits(csv, held_out=True)
+    assert len(train_digits) + len(test_digits) == 5000
+    sequences = D.load_moving_mnist(2, digits=csv)
+    assert sequences.frames.shape == (2 * D.LENGTH, D.CANVAS, D.CANVAS, 1) and sequences.frames.max() > 200
+
+
+# ---------------------------------------------------------------------------------------------- pipelines
+
+
+def test_pairs_take_consecutive_frames_within_one_sequence():
+    frames = np.arange(9, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 1), np.uint8)
+    sequences = D.Sequences(frames, np.array([5, 4]), "test")  # frames 0-4 and 5-8
+    np.testing.assert_array_equal(sequences.windows(3), [0, 1, 2, 5, 6])
+    context, target = next(iter(D.pairs(sequences, 2, batch_size=5, seed=0)))
+    assert context.shape == (5, 4, 4, 2) and target.shape == (5, 4, 4, 1)
+    first = np.round((context.numpy()[:, 0, 0] + 1.0) * 127.5)
+    last = np.round((target.numpy()[:, 0, 0, 0] + 1.0) * 127.5)
+    np.testing.assert_array_equal(first[:, 1], first[:, 0] + 1)  # oldest frame first on the channels
+    np.testing.assert_array_equal(last, first[:, 0] + 2)
+    assert sorted(first[:, 0]) == [0, 1, 2, 5, 6]
+    clip = np.random.default_rng(0).normal(size=(2, 3, 4, 4, 3)).astype(np.float32)  # [N, K, S, S, C]
+    stacked = D.stack_context(clip).numpy()
+    assert stacked.shape == (2, 4, 4, 9)
+    for k in range(3):
+        np.testing.assert_array_equal(stacked[..., 3 * k : 3 * k + 3], clip[:, k])
+
+
+def test_sequence_folders_and_frame_errors(tmp_path):
+    write_frames(tmp_path / "seqs" / "a", [(20, 16)] * 5)
+    write_frames(tmp_path / "seqs" / "b", [(20, 16)] * 4)
+    sequences = D.load_folder(tmp_path / "seqs", size=16)
+    assert sequences.frames.shape == (9, 16, 16, 1) and list(sequences.lengths) == [5, 4]
+    write_frames(tmp_path / "odd", [(16, 16), (16, 16), (20, 16)])
+    with pytest.raises(GanappsError, match="002.png: frame is 20x16, but the first frame"):
+        D.read_frames(tmp_path / "odd")
+    with pytest.raises(GanappsError, match="no sequence subfolders"):
+        D.load_folder(tmp_path / "odd", size=16)
+
+
+def test_tfds_moving_mnist_mocked_and_offline(tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=3):
+        sequences = D.load_tfds("moving_mnist")
+    assert sequences.frames.shape == (3 * 20, 64, 64, 1) and list(sequences.lengths) == [20] * 3
+    with pytest.raises(GanappsError, match="tfds:moving_mnist: not in the local TensorFlow Datasets folder"):
+        D.load_tfds("moving_mnist", download=False, data_dir=str(tmp_path))
+
+
+# ---------------------------------------------------------------------------------------------- networks and losses
+
+
+@pytest.mark.parametrize("kind", ["multiscale", "convlstm"])
+def test_generator_pyramid_discriminator_and_rollout_shapes(kind):
+    g = models.generator(kind, image_size=32, channels=3, context=2, width=4)
+    context = tf.random.uniform((5, 32, 32, 6), -1.0, 1.0)
+    outputs = g(context)
+    assert [tuple(o.shape) for o in outputs] == [(5, 32, 32, 3), (5, 16, 16, 3), (5, 8, 8, 3)]
+    d = models.discriminator(32, 3, context=2, width=4)
+    assert d([*outputs, context]).shape == (5, 3)
+    frames = models.rollout(models.next_frame_model(g), context, steps=7)
+    assert frames.shape == (5, 7, 32, 32, 3)
+    assert float(tf.reduce_min(frames)) >= -1.0 and float(tf.reduce_max(frames)) <= 1.0
+
+
+def test_rollout_feeds_predictions_back():
+    # A "generator" that predicts last frame + 1: the k-th prediction must be the last context frame + k.
+    context = np.zeros((1, 2, 2, 2), np.float32)
+    context[..., 1] = 5.0
+    frames = models.rollout(lambda x: x[..., -1:] + 1.0, context, steps=3).numpy()
+    np.testing.assert_array_equal(frames[0, :, 0, 0, 0], [6.0, 7.0, 8.0])
+
+
+def test_gradient_difference_loss_by_hand():
+    target = np.array([[0.0, 2.0], [1.0, 1.0]], np.float32).reshape(1, 2, 2, 1)
+    prediction = np.array([[1.0, 1.0], [1.0, 0.0]], np.float32).reshape(1, 2, 2, 1)
+    # Vertical |differences|: target (1, 1), prediction (0, 1) -> |1 - 0|, |1 - 1| = 1, 0.
+    # Horizontal: target (2, 0), prediction (0, 1) -> 2, 1.
+    assert float(models.gradient_difference_loss(prediction, target, alpha=1.0)) == pytest.approx((1 + 0) / 2 + (2 + 1) / 2)
+    assert float(models.gradient_difference_loss(prediction, target, alpha=2.0)) == pytest.approx((1 + 0) / 2 + (4 + 1) / 2)
+    assert float(models.lp_loss(prediction, target, 1)) == pytest.approx((1 + 1 + 0 + 1) / 4)
+    assert float(models.lp_loss(prediction, target, 2)) == pytest.approx((1 + 1 + 0 + 1) / 4)
+    assert float(models.gradient_difference_loss(target, target)) == 0.0
+
+
+@pytest.mark.parametrize("adversarial_weight", [0.05, 0.0])
+def test_lp_only_model_never_touches_the_discriminator(adversarial_weight):
+    config = lab.Config(image_size=SIZE, context=CONTEXT, width=4, channels=1, adversarial_weight=adversarial_weight)
+    gan = lab.build_gan(lab.default_options(extra={"nextframe": asdict(config)}))
+    before = [w.numpy() for w in gan.discriminator.weights]
+    g_before = [w.numpy() for w in gan.generator.weights]
+    sequences = D.load_moving_mnist(2)
+    sequences = D.Sequences(D.fit_frames(sequences.frames, SIZE, 1), sequences.lengths, sequences.source)
+    history = gan.fit(D.pairs(sequences, CONTEXT, 4, seed=0), steps_per_epoch=2, epochs=1, verbose=0,
+                      shuffle=False).history
+    d_changed = any(not np.array_equal(a, w.numpy()) for a, w in zip(before, gan.discriminator.weights))
+    assert d_changed == (adversarial_weight > 0)
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, gan.generator.weights))
+    assert {"lp", "gdl", "g_loss"} <= set(history)
+    assert ("d_loss" in history) == (adversarial_weight > 0)
+
+
+# ---------------------------------------------------------------------------------------------- the commands
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One epoch of a tiny GAN trained through the console entry point in a fresh process."""
+    out = tmp_path_factory.mktemp("nextframe") / "run"
+    done = run_cli("nextframe", "train", "--out", out, "--epochs", 1, "--steps", 3, *TINY)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_cli_training_writes_a_run_directory(tiny_run):
+    for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png", "history.csv",
+                 "export/nextframe/1/saved_model.pb"):
+        assert (tiny_run / path).exists(), path
+    config = json.loads((tiny_run / "config.json").read_text())["options"]["extra"]["nextframe"]
+    assert config["context"] == CONTEXT and config["channels"] == 1 and config["generator"] == "multiscale"
+
+
+def test_export_round_trip(tiny_run, tmp_path):
+    keras_model = models.next_frame_model(lab.load_gan(tiny_run).sampling_generator)
+    context = np.random.default_rng(0).uniform(-1, 1, (3, SIZE, SIZE, CONTEXT)).astype(np.float32)
+    expected = keras_model(context).numpy()
+    invoke("nextframe", "export", tiny_run, "--out", tmp_path / "again")
+    for folder in (tiny_run / "export" / "nextframe", tmp_path / "again"):  # written by training, by `export`
+        served = load_generator(folder)(context=tf.constant(context))["frame"].numpy()
+        np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_predict_writes_a_gif_and_frames(tiny_run, tmp_path):
+    frames = [Image.fromarray(f[..., 0]) for f in D.load_moving_mnist(1, held_out=True).frames[:5]]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    invoke("nextframe", "predict", tmp_path / "clip.gif", tiny_run, "--steps", 4, "--out", tmp_path / "out")
+    with Image.open(tmp_path / "out" / "prediction.gif") as gif:
+        assert gif.n_frames == CONTEXT + 4 and gif.size == (SIZE, SIZE)
+    assert sorted(p.name for p in (tmp_path / "out").glob("frame_*.png")) == [f"frame_{k:02d}.png" for k in range(1, 5)]
+
+
+def test_evaluate_json_reports_every_horizon(tiny_run):
+    result = invoke("nextframe", "evaluate", tiny_run, "--baseline", tiny_run / "export" / "nextframe",
+                    "--sequences", 4, "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    scores, summary = rows[:-1], rows[-1]
+    assert {(r["model"], r["horizon"]) for r in scores} == {
+        (m, h) for m in ("model", "baseline", "copy-last") for h in range(1, 11)}
+    assert all(np.isfinite([r["mse"], r["psnr"], r["ssim"], r["sharpness"], r["gradient"]]).all() for r in scores)
+    same = {(r["horizon"], r["mse"]) for r in scores if r["model"] == "model"}
+    assert same == {(r["horizon"], r["mse"]) for r in scores if r["model"] == "baseline"}
+    assert summary["sequences"] == 4 and summary["sharper_than_baseline"] is False
+
+
+def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys):
+    write_frames(tmp_path / "short", [(16, 16)] * 2)
+    write_frames(tmp_path / "mixed", [(16, 16), (16, 16), (24, 16), (16, 16)])
+    (tmp_path / "not.gif").write_bytes(b"GIF89a garbage")
+    cases = {
+        (tmp_path / "missing", tiny_run): "no such folder or GIF",
+        (tmp_path / "short", tiny_run): f"2 frame(s), but the model predicts from {CONTEXT} past frames",
+        (tmp_path / "mixed", tiny_run): "002.png: frame is 24x16",
+        (tmp_path / "not.gif", tiny_run): "not a readable GIF",
+        (tmp_path / "short", tmp_path / "no-model"): "no such run directory or SavedModel",
+    }
+    for (clip, model), message in cases.items():
+        assert message in main_error(monkeypatch, capsys, "nextframe", "predict", clip, model)
+    assert "multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train", "--image-size", 40,
+                                          "--out", tmp_path / "bad")
+    assert "--gp-weight: not supported by nextframe" in main_error(monkeypatch, capsys, "nextframe", "train",
+                                                                   "--gp-weight", 1, "--out", tmp_path / "bad")
+    # The same through a fresh process: non-zero exit, no traceback.
+    done = run_cli("nextframe", "predict", tmp_path / "short", tiny_run)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("Error")] == [
+        f"Error: {tmp_path / 'short'}: 2 frame(s), but the model predicts from {CONTEXT} past frames"]
