@@ -1,6 +1,7 @@
 """The dcgan app: networks, data sources, and every command on one tiny run trained through the CLI."""
 
 import json
+import os
 import re
 import sys
 import urllib.error
@@ -18,7 +19,7 @@ from ganapps import cli
 from ganapps.apps.dcgan import data as D
 from ganapps.apps.dcgan import lab, models
 from ganapps.core.errors import GanappsError
-from ganapps.core.images import save_image
+from ganapps.core.glyphs import GLYPH_COUNT, render_glyphs
 from ganapps.core.metrics import compute_features, frechet_distance
 
 TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "16"]
@@ -88,19 +89,19 @@ def test_batch_norm_leaves_the_discriminator_under_a_gradient_penalty(penalty):
 
 
 def test_glyphs_are_balanced_labelled_and_repeatable():
-    images, labels = D.render_glyphs(count=500, seed=3)
+    images, labels = render_glyphs(count=500, seed=3)
     assert images.shape == (500, 32, 32, 1) and images.dtype == np.uint8
     assert np.array_equal(np.bincount(labels), np.full(10, 50))
     assert images.max() == 255 and images.mean() < 60  # white strokes on black
     assert (images.reshape(500, -1) > 128).sum(1).min() > 10  # every image has a glyph
-    again, _ = D.render_glyphs.__wrapped__(500, 3)
+    again, _ = render_glyphs.__wrapped__(500, 3)
     assert np.array_equal(images, again)
-    assert not np.array_equal(images, D.render_glyphs(count=500, seed=4)[0])
+    assert not np.array_equal(images, render_glyphs(count=500, seed=4)[0])
     # Same digit, different draws: the augmentation varies them.
     assert np.abs(images[0].astype(int) - images[10].astype(int)).mean() > 5
     full = D.load()
     train, held_out = D.split(full)
-    assert len(full) == D.GLYPH_COUNT and (len(train), len(held_out)) == (10_000, 2_000)
+    assert len(full) == GLYPH_COUNT and (len(train), len(held_out)) == (10_000, 2_000)
     assert full.channels == 1 and D.load("glyphs", 64, 3).images.shape[1:] == (64, 64, 3)
 
 
@@ -197,6 +198,9 @@ def test_sample_writes_a_grid(run, tmp_path):
     assert np.asarray(Image.open(out)).shape == (4 * 34 + 2, 4 * 34 + 2)
     invoke("dcgan", "sample", run / "export" / "dcgan", "--num", "3", "--out", tmp_path / "from_export.png")
     assert (tmp_path / "from_export.png").exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by others as the umask allows, not 0o600
 
 
 @pytest.mark.parametrize("mode", ["linear", "slerp"])
@@ -243,7 +247,8 @@ def test_invert_recovers_a_generated_image(run):
 
 def test_invert_command_reads_a_png_and_prints_the_distance(run, tmp_path):
     target = tmp_path / "target.png"
-    save_image(lab.sample(run, 1, seed=42)[0], target)
+    invoke("dcgan", "sample", run, "--num", "1", "--seed", "42", "--out", target)
+    assert np.asarray(Image.open(target)).shape == (32, 32)  # one sample is saved bare, without a grid gutter
     out = tmp_path / "reconstruction.png"
     result = invoke("dcgan", "invert", target, run, "--features", "pixels", "--steps", "60", "--out", out)
     distance, start = map(float, re.search(r"distance ([\d.]+) .*at the start ([\d.]+)", result.stdout,
@@ -289,6 +294,14 @@ def test_bad_input_is_one_line(run, tmp_path, monkeypatch, capsys):
     assert "neither a dcgan run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path)
     assert "no such run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path / "nope")
     assert "pass --data" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run / "export" / "dcgan")
+    assert "--columns" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--columns", "0")
+    assert "is a folder" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--out", tmp_path / "empty")
+    assert "unknown image type '.xyz'" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--out",
+                                                     tmp_path / "grid.xyz")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    assert "corrupt.png: not a readable image" in main_error(monkeypatch, capsys, "dcgan", "invert", corrupt, run,
+                                                             "--features", "pixels")
     # Offline: no InceptionV3 weights in the Keras cache and no network.
     import keras.src.utils.file_utils as file_utils
 

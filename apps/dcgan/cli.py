@@ -73,6 +73,8 @@ def sample(
     """Generate images from random latent vectors and save them as one PNG grid."""
     if num < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--num")
+    if columns is not None and columns < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--columns")
     lab = _lab()
     lab.save_grid(lab.sample(model, num, seed), out, columns)
     console.print(f"{num} samples: {out}")

@@ -4,9 +4,8 @@ Every source becomes an `ImageSet` of uint8 NHWC arrays held in memory (a fixed 
 training batches come from the core's resumable `array_dataset` and bad files fail before training starts,
 with one line naming them.
 
-- `glyphs`: digits 0-9 drawn with Pillow's built-in font under random rotation, shear, scale, shift and stroke
-  width; generated on first use (about 3 s for 12,000) and labelled, so an offline digit classifier can score
-  samples. No download, no files.
+- `glyphs`: 12,000 labelled digits rendered on first use by `ganapps.core.glyphs` (offline, no files), so an
+  offline digit classifier can score samples.
 - a folder: every image below it, centre-cropped to a square and resized.
 - `tfds:NAME` (e.g. `tfds:mnist`, `tfds:celeb_a`): the `train` split of a TensorFlow Datasets set, from the
   local tfds folder or downloaded when possible.
@@ -14,27 +13,20 @@ with one line naming them.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ganapps.core.errors import GanappsError
+from ganapps.core import glyphs
 from ganapps.core.images import list_images, load_image, to_uint8
 
 GLYPHS = "glyphs"
-GLYPH_COUNT = 12_000
-GLYPH_SIZE = 32
-GLYPH_VERSION = 1  # bump when the rendering changes: cached classifiers are keyed by it
 HELD_OUT_FRACTION = 1 / 6  # 2,000 of the 12,000 glyphs; the same share of any other source
 TFDS_PREFIX = "tfds:"
-
-_CANVAS = 64  # glyphs are drawn at twice the size and box-filtered down, for smooth edges
-_FONT_SIZE = 48
-_STROKES = (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -54,56 +46,6 @@ class ImageSet:
 
     def subset(self, index: np.ndarray) -> ImageSet:
         return ImageSet(self.images[index], None if self.labels is None else self.labels[index], self.source)
-
-
-# ---------------------------------------------------------------------------------------------------------- glyphs
-
-
-@functools.lru_cache(maxsize=None)
-def _base_glyphs() -> dict[tuple[int, int], Image.Image]:
-    """Each digit at each stroke width, centred on the canvas: the shapes the augmentation warps."""
-    font = ImageFont.load_default(size=_FONT_SIZE)
-    glyphs = {}
-    for digit in range(10):
-        for stroke in _STROKES:
-            image = Image.new("L", (_CANVAS, _CANVAS), 0)
-            ImageDraw.Draw(image).text((_CANVAS / 2, _CANVAS / 2), str(digit), fill=255, font=font, anchor="mm",
-                                       stroke_width=stroke, stroke_fill=255)
-            glyphs[digit, stroke] = image
-    return glyphs
-
-
-def _affine(rng: np.random.Generator) -> tuple[float, ...]:
-    """Pillow's output-to-input affine map for a random rotation, shear, scale and shift about the centre."""
-    angle = math.radians(rng.uniform(-15.0, 15.0))
-    shear = rng.uniform(-0.25, 0.25)
-    scale = rng.uniform(0.8, 1.15, size=2)
-    shift = rng.uniform(-4.0, 4.0, size=2)
-    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    forward = rotation @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag(scale)
-    inverse = np.linalg.inv(forward)
-    centre = np.full(2, _CANVAS / 2)
-    offset = centre - inverse @ (centre + shift)
-    return (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
-
-
-@functools.lru_cache(maxsize=4)
-def render_glyphs(count: int = GLYPH_COUNT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`count` random digit images (uint8 `[count, 32, 32, 1]`, white on black) and their labels, cached.
-
-    Labels cycle 0-9, so every class has the same share. The arrays are read-only: they are shared by callers.
-    """
-    rng = np.random.default_rng([GLYPH_VERSION, seed])
-    base = _base_glyphs()
-    labels = np.arange(count, dtype=np.int64) % 10
-    images = np.empty((count, GLYPH_SIZE, GLYPH_SIZE, 1), np.uint8)
-    for k, digit in enumerate(labels):
-        glyph = base[int(digit), int(rng.choice(_STROKES))]
-        warped = glyph.transform(glyph.size, Image.Transform.AFFINE, _affine(rng), resample=Image.Resampling.BILINEAR)
-        images[k, ..., 0] = np.asarray(warped.reduce(_CANVAS // GLYPH_SIZE))
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
 
 
 # ---------------------------------------------------------------------------------------------------------- shapes
@@ -220,7 +162,7 @@ def load_tfds(
 
 
 def load(
-    data: str = GLYPHS, size: int = GLYPH_SIZE, channels: int | None = None, download: bool = True,
+    data: str = GLYPHS, size: int = glyphs.GLYPH_SIZE, channels: int | None = None, download: bool = True,
     data_dir: str | None = None, progress: bool = False,
 ) -> ImageSet:
     """Images from `glyphs`, `tfds:NAME` or a folder path, as uint8 `[N, size, size, channels]`.
@@ -228,7 +170,7 @@ def load(
     `channels=None` keeps grey sources grey (1) and colour ones RGB (3).
     """
     if data == GLYPHS:
-        images, labels = render_glyphs()
+        images, labels = glyphs.render_glyphs()
         return ImageSet(_shape(images, size, channels), labels, GLYPHS)
     if data.startswith(TFDS_PREFIX):
         return load_tfds(data[len(TFDS_PREFIX):], size, channels, download, data_dir, progress)

@@ -27,13 +27,15 @@ from PIL import Image
 from ganapps.apps.dcgan import data as D
 from ganapps.apps.dcgan import models
 from ganapps.apps.dcgan.recipe import DEFAULT_DATA, DEFAULTS, GRID_SAMPLES, IMAGE_SIZE, LATENT_DIM, WIDTH
-from ganapps.core import metrics
+from ganapps.core import glyphs, metrics
 from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator, load_generator as load_saved_model
 from ganapps.core.gan import GAN
-from ganapps.core.images import atomic_write_bytes, image_grid, load_image, save_image_grid, to_uint8
+from ganapps.core.images import (
+    atomic_write_bytes, image_grid, load_image, save_image, save_image_grid, to_uint8,
+)
 from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, train_gan
 from ganapps.core.strategy import set_precision
 
@@ -222,8 +224,16 @@ def sample(model: Generator | str | os.PathLike, num: int = 64, seed: int = 0) -
 
 
 def save_grid(images, path: str | os.PathLike, columns: int | None = None) -> Path:
-    """Images in [-1, 1] (an array or a list of equal-shape images) as one PNG grid."""
-    save_image_grid(np.stack(images), path, columns)
+    """Images in [-1, 1] (an array or a list of equal-shape images) as one PNG grid.
+
+    A single image is saved bare, without the grid's white gutter, so that it can go straight back in as an
+    `invert` target.
+    """
+    images = np.stack(images)
+    if len(images) == 1:
+        save_image(images[0], path)
+    else:
+        save_image_grid(images, path, columns)
     return Path(path)
 
 
@@ -293,7 +303,7 @@ def cache_dir() -> Path:
 
 
 def digit_classifier_path() -> Path:
-    return cache_dir() / APP / f"digit-classifier-glyphs-v{D.GLYPH_VERSION}.keras"
+    return cache_dir() / APP / f"digit-classifier-glyphs-v{glyphs.GLYPH_VERSION}.keras"
 
 
 def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
@@ -305,7 +315,7 @@ def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
     path = digit_classifier_path()
     if path.is_file():
         return metrics.DigitFeatureExtractor(keras.saving.load_model(path, compile=False))
-    images, labels = D.render_glyphs(seed=1)
+    images, labels = glyphs.render_glyphs(seed=1)
     status = D.console().status(f"training the digit classifier (once; cached in {path})")
     with status if progress else contextlib.nullcontext():
         model = metrics.train_digit_classifier(images.astype(np.float32) / 255.0, labels, epochs=3, seed=0)

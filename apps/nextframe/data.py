@@ -147,7 +147,7 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def glyph_digits(held_out: bool = False) -> np.ndarray:
     """Rendered digit glyphs resized to 28x28: 2,000 for training, 500 other renderings held out."""
-    from ganapps.apps.dcgan.data import render_glyphs
+    from ganapps.core.glyphs import render_glyphs
 
     glyphs, _ = render_glyphs(500, seed=2) if held_out else render_glyphs(GLYPH_POOL, seed=0)
     return np.stack([_resize(glyph[..., 0], DIGIT) for glyph in glyphs])

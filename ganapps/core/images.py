@@ -15,19 +15,39 @@ from ganapps.core.errors import GanappsError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's private 0o600 would hide samples from others
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file.
+
+    A path that cannot be written (a folder, no permission, a full disk) gives a one-line `GanappsError`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise GanappsError(f"{path}: is a folder, expected a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise GanappsError(f"{path}: cannot write to {path.parent} ({error.strerror or error})") from error
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise GanappsError(f"{path}: cannot write ({error.strerror or error})") from error
         raise
 
 
@@ -49,8 +69,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike, value_range=(-1.0, 1.
 
 
 def _format(path) -> str:
-    suffix = Path(path).suffix.lower().lstrip(".")
-    return {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF"}.get(suffix, suffix.upper() or "PNG")
+    """Pillow's format name for the path's suffix (PNG when there is none); an unknown suffix is a user error."""
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "PNG"
+    if suffix not in IMAGE_SUFFIXES:
+        raise GanappsError(f"{path}: unknown image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    return Image.registered_extensions()[suffix]
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
