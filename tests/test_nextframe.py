@@ -2,6 +2,7 @@
 tiny run trained through the CLI."""
 
 import json
+import shutil
 import sys
 from dataclasses import asdict
 
@@ -236,11 +237,33 @@ def test_evaluate_json_reports_every_horizon(tiny_run):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     scores, summary = rows[:-1], rows[-1]
     assert {(r["model"], r["horizon"]) for r in scores} == {
-        (m, h) for m in ("model", "baseline", "copy-last") for h in range(1, 11)}
+        (m, h) for m in ("model", "baseline", "copy-last", "blank") for h in range(1, 11)}
     assert all(np.isfinite([r["mse"], r["psnr"], r["ssim"], r["sharpness"], r["gradient"]]).all() for r in scores)
     same = {(r["horizon"], r["mse"]) for r in scores if r["model"] == "model"}
     assert same == {(r["horizon"], r["mse"]) for r in scores if r["model"] == "baseline"}
     assert summary["sequences"] == 4 and summary["sharper_than_baseline"] is False
+    assert summary["baseline"] == "baseline" and summary["baseline_differs"] is None  # a SavedModel has no run
+
+
+def test_evaluate_scores_every_model_on_the_same_frames():
+    """A model that copies its last context frame scores exactly as the copy-last row: same context, same truth."""
+    copy_last = lab.Predictor(lambda x: x[..., -1:], CONTEXT, (SIZE, SIZE, 1), "copy-last by hand")
+    evaluation = lab.evaluate(copy_last, sequences=3, horizons=4)
+    assert [s.mse for s in evaluation.of("model")] == [s.mse for s in evaluation.of("copy-last")]
+    assert evaluation.of("blank")[0].mse > 0 and evaluation.of("blank")[0].gradient == 0
+
+
+def test_evaluate_names_the_lp_only_run_and_what_differs(tiny_run, tmp_path):
+    lp_only = tmp_path / "lp-only"
+    shutil.copytree(tiny_run, lp_only)
+    config = json.loads((lp_only / "config.json").read_text())
+    config["options"]["extra"]["nextframe"]["adversarial_weight"] = 0
+    config["options"]["steps"] = 7
+    (lp_only / "config.json").write_text(json.dumps(config))
+    evaluation = lab.evaluate(tiny_run, lp_only, sequences=2, horizons=2)
+    assert {s.model for s in evaluation.scores} == {"model", "lp-only", "copy-last", "blank"}
+    assert evaluation.baseline == "lp-only" and evaluation.baseline_differs == ["steps 3 vs 7"]
+    assert lab.evaluate(tiny_run, tiny_run, sequences=2, horizons=1).baseline_differs == []
 
 
 def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys):

@@ -18,8 +18,8 @@ from ganapps.options import JsonOption, choices, plain, train_options
 
 app = typer.Typer(
     help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
-         "MNIST, a folder of frame sequences or tfds:moving_mnist; predict, evaluate against copying the last "
-         "frame, and export.",
+         "MNIST, a folder of frame sequences or tfds:moving_mnist; predict; evaluate against copying the "
+         "last frame and the Lp-only model (train it with --adversarial-weight 0); export.",
     no_args_is_help=True,
 )
 console = Console()
@@ -81,7 +81,8 @@ def predict(
     model: Path = RunArgument,
     steps: int = typer.Option(10, "--steps", "-t", help="Frames to predict (each fed back as context)."),
     out: Path = typer.Option(Path("prediction"), "--out", "-o", help="Folder for prediction.gif (context, then "
-                             "prediction) and frame_NN.png per predicted frame."),
+                             "prediction; the GIF encoder merges identical consecutive frames into one longer "
+                             "frame) and frame_NN.png per predicted frame."),
     frame_ms: int = typer.Option(200, "--frame-ms", help="GIF frame duration in milliseconds."),
 ) -> None:
     """Predict the frames after CLIP with MODEL."""
@@ -95,8 +96,11 @@ def predict(
 @app.command()
 def evaluate(
     model: Path = RunArgument,
-    baseline: Path = typer.Option(None, "--baseline", help="Another model of the same shape to compare with (e.g. "
-                                  "the Lp-only model: --adversarial-weight 0)."),
+    baseline: Path = typer.Option(
+        None, "--baseline", "-b", show_default=False,
+        help="The model to compare with, normally the Lp-only run of the same size: `nextframe train --out "
+             "runs/nextframe-lp --adversarial-weight 0` with the model's other options, then --baseline "
+             "runs/nextframe-lp. Settings in which the two runs differ are reported."),
     sequences: int = typer.Option(200, "--sequences", "-n", help="Held-out sequences."),
     horizons: int = typer.Option(HORIZONS, "--horizons", help="Predicted frames scored, 1 ... N."),
     data: str = typer.Option(None, "--data", "-d", show_default="the run's data", help="Whose held-out sequences."),
@@ -104,7 +108,11 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the generated held-out sequences."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Per-horizon MSE, PSNR, SSIM and sharpness on held-out sequences, beside copying the last context frame."""
+    """Per-horizon MSE, PSNR, SSIM and sharpness of roll-outs on held-out sequences, beside copy-last and blank.
+
+    Copy-last repeats the last context frame; blank is the context's median value everywhere (what a roll-out that
+    fades to nothing scores); --baseline adds another model, normally the Lp-only run.
+    """
     result = _lab().evaluate(model, baseline, data, digits, sequences, horizons, seed)
     if as_json:
         for row in result.as_dicts():
@@ -117,10 +125,16 @@ def evaluate(
         table.add_row(str(s.horizon), s.model, f"{s.mse:.5f}", f"{s.psnr:.2f}", f"{s.ssim:.4f}",
                       f"{s.sharpness:.2f}", f"{s.gradient:.4f} ({s.truth_gradient:.4f})")
     console.print(table)
-    console.print(f"MSE below copy-last at every horizon: {result.beats_copy_last}")
-    if result.sharper_than_baseline is not None:
-        console.print(f"sharper than the baseline (mean gradient magnitude): {result.sharper_than_baseline}; "
-                      f"higher sharpness difference: {result.sharpness_difference_above_baseline}")
+    console.print(f"MSE below copy-last at every horizon: {result.beats_copy_last}; below a blank frame: "
+                  f"{result.beats_blank}")
+    if result.baseline is None:
+        console.print("no --baseline: train the Lp-only model with --adversarial-weight 0 to compare sharpness")
+        return
+    console.print(f"sharper than {result.baseline} (mean gradient magnitude): {result.sharper_than_baseline}; "
+                  f"higher sharpness difference: {result.sharpness_difference_above_baseline}")
+    if result.baseline_differs:
+        console.print(f"warning: not like for like, the {result.baseline} run differs in "
+                      f"{'; '.join(result.baseline_differs)}")
 
 
 @app.command()

@@ -231,7 +231,11 @@ def predict(model: Predictor | str | os.PathLike, clip: np.ndarray | str | os.Pa
 
 
 def write_prediction(prediction: Prediction, out: str | os.PathLike, frame_ms: int = 200) -> tuple[Path, list[Path]]:
-    """`out/prediction.gif` (the context, then the prediction, looping) and `out/frame_NN.png` per predicted frame."""
+    """`out/prediction.gif` (the context, then the prediction, looping) and `out/frame_NN.png` per predicted frame.
+
+    Pillow merges identical consecutive GIF frames into one of summed duration (a roll-out that settles plays the
+    same but has fewer GIF frames), so the PNGs are the frame-exact record.
+    """
     out = Path(out)
     pngs = []
     for k, frame in enumerate(prediction.frames, start=1):
@@ -298,17 +302,28 @@ class Evaluation:
     scores: list[Scores]  # per model and horizon
     sequences: int
     data: str
+    baseline: str | None = None  # the compared model's row name: "lp-only" (a run with no adversarial term) or "baseline"
+    baseline_differs: list[str] | None = None  # settings in which the baseline's run differs (None: not both runs)
 
     def of(self, model: str) -> list[Scores]:
         return [s for s in self.scores if s.model == model]
 
+    def _mse_below(self, reference: str) -> bool:
+        return all(m.mse < r.mse for m, r in zip(self.of("model"), self.of(reference)))
+
     @property
     def beats_copy_last(self) -> bool:
         """The model's MSE is below the copy-last-frame baseline's at every horizon."""
-        return all(m.mse < c.mse for m, c in zip(self.of("model"), self.of("copy-last")))
+        return self._mse_below("copy-last")
+
+    @property
+    def beats_blank(self) -> bool:
+        """The model's MSE is below a blank frame's at every horizon (a roll-out that fades to nothing beats
+        copy-last at long horizons, but not this)."""
+        return self._mse_below("blank")
 
     def _above_baseline(self, field: str) -> bool | None:
-        base = self.of("baseline")
+        base = self.of(self.baseline) if self.baseline else []
         if not base:
             return None
         return bool(np.mean([getattr(s, field) for s in self.of("model")]) > np.mean([getattr(s, field) for s in base]))
@@ -327,9 +342,27 @@ class Evaluation:
         """One dict per model and horizon, then a summary."""
         summary = {"summary": True, "sequences": self.sequences, "data": self.data,
                    "beats_copy_last_at_every_horizon": self.beats_copy_last,
+                   "beats_blank_at_every_horizon": self.beats_blank, "baseline": self.baseline,
+                   "baseline_differs": self.baseline_differs,
                    "sharper_than_baseline": self.sharper_than_baseline,
                    "sharpness_difference_above_baseline": self.sharpness_difference_above_baseline}
         return [asdict(s) for s in self.scores] + [summary]
+
+
+# What a like-with-like baseline shares with the model: its networks' size, its data and its training budget.
+LIKE_FOR_LIKE = ("generator", "width", "context", "image_size", "channels", "data", "digits", "sequences", "lp",
+                 "lp_weight", "gdl_weight", "epochs", "steps", "batch_size", "g_lr", "beta1", "seed", "ema")
+
+
+def run_settings(model: Predictor | str | os.PathLike) -> dict | None:
+    """A run's `Config` and training budget in one dict; None for a Predictor or an exported SavedModel folder."""
+    if isinstance(model, Predictor) or not Path(model).is_dir():
+        return None
+    run = read_run_config(model, APP)
+    if run is None:
+        return None
+    options = run["options"]
+    return {**options, **options["extra"][APP]}
 
 
 def evaluate(
@@ -341,22 +374,33 @@ def evaluate(
     horizons: int = HORIZONS,
     seed: int = 0,
 ) -> Evaluation:
-    """Roll the model (and an optional baseline model) `horizons` frames ahead on held-out sequences and score
-    each horizon beside copying the last context frame.
+    """Roll the model (and an optional baseline model, normally the Lp-only run) `horizons` frames ahead on held-out
+    sequences and score each horizon beside two references that know nothing of motion: copying the last context
+    frame, and a blank frame (the context's median value everywhere: black for Moving MNIST). Copy-last pays twice
+    for a moved object (once where it was, once where it is), so a roll-out that fades to nothing beats it in MSE
+    at long horizons; the blank row and the sharpness columns show whether a model does better than fading.
 
     The sequences are the held-out part of the run's data (or of `data`): for Moving MNIST, `sequences` new ones
-    from held-out digits, the same for every model evaluated with the same `seed`.
+    from held-out digits, the same for every model evaluated with the same `seed`. Every model rolls out from the
+    same true context frames and is scored against the same true frames in [0, 1].
     """
     if horizons < 1 or sequences < 1:
         raise GanappsError("--horizons and --sequences must be at least 1")
     predictor = _predictor(model)
-    others = {"baseline": _predictor(baseline)} if baseline is not None else {}
-    for other in others.values():
+    settings = run_settings(model)
+    others, name, differs = {}, None, None
+    if baseline is not None:
+        other = _predictor(baseline)
         if (other.context, other.frame_shape) != (predictor.context, predictor.frame_shape):
             raise GanappsError(f"{other.source}: predicts {other.frame_shape} frames from {other.context}, the "
                                f"model {predictor.frame_shape} from {predictor.context}; compare models of one shape")
-    run = read_run_config(model, APP) if not isinstance(model, Predictor) and Path(model).is_dir() else None
-    run_config = Config(**run["options"]["extra"][APP]) if run else Config()
+        base_settings = run_settings(baseline)
+        name = "lp-only" if base_settings and base_settings["adversarial_weight"] == 0 else "baseline"
+        if settings and base_settings:
+            differs = [f"{key} {settings.get(key)} vs {base_settings.get(key)}" for key in LIKE_FOR_LIKE
+                       if settings.get(key) != base_settings.get(key)]
+        others[name] = other
+    run_config = Config(**settings["extra"][APP]) if settings else Config()
     size, _, channels = predictor.frame_shape
     config = replace(run_config, data=data or run_config.data, digits=digits or run_config.digits,
                      image_size=size, channels=channels)
@@ -366,14 +410,16 @@ def evaluate(
         raise GanappsError(f"{config.data}: held-out sequences have at most {held_out.lengths.max()} frames; "
                            f"{horizons} horizons after {predictor.context} context frames need {span}")
     clips = D.to_float(held_out.clips(span)[:sequences]).numpy()
-    context = D.stack_context(clips[:, : predictor.context]).numpy()
+    past = clips[:, : predictor.context]
     truth = (clips[:, predictor.context :] + 1.0) / 2.0
+    context = D.stack_context(past).numpy()
     predictions = {"model": predictor.rollout(context, horizons)}
-    predictions.update({name: other.rollout(context, horizons) for name, other in others.items()})
-    predictions["copy-last"] = np.repeat(clips[:, predictor.context - 1 : predictor.context], horizons, axis=1)
-    scores = [score(name, h + 1, (np.clip(frames[:, h], -1.0, 1.0) + 1.0) / 2.0, truth[:, h])
-              for name, frames in predictions.items() for h in range(horizons)]
-    return Evaluation(scores, len(clips), config.data)
+    predictions.update({label: other.rollout(context, horizons) for label, other in others.items()})
+    predictions["copy-last"] = np.repeat(past[:, -1:], horizons, axis=1)
+    predictions["blank"] = np.broadcast_to(np.median(past, axis=(1, 2, 3), keepdims=True), truth.shape)
+    scores = [score(label, h + 1, (np.clip(frames[:, h], -1.0, 1.0) + 1.0) / 2.0, truth[:, h])
+              for label, frames in predictions.items() for h in range(horizons)]
+    return Evaluation(scores, len(clips), config.data, name, differs)
 
 
 # ------------------------------------------------------------------------------------------------------ export
