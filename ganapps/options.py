@@ -51,6 +51,11 @@ _FLAGS: dict[str, tuple[type, str, str]] = {
     "d_lr": (float, "Discriminator learning rate (TTUR: set it apart from --g-lr).", LOSS),
     "beta1": (float, "Adam beta_1.", LOSS),
     "beta2": (float, "Adam beta_2.", LOSS),
+    "lr_decay_start": (float, "Fraction of training after which both learning rates decay linearly to 0 "
+                              "(1: constant).", LOSS),
+    "d_stop": (float, "Fraction of training by which the discriminator stops learning: its learning-rate schedule "
+                      "is compressed into it, and the generator then refines against a fixed critic (1: never).",
+               LOSS),
     "strategy": (choices("Strategy", STRATEGIES),
                  "tf.distribute strategy; auto: mirrored on several GPUs, one-device on one.", HARDWARE),
     "devices": (int, "Split the CPU into N logical devices (test multi-replica runs without GPUs).", HARDWARE),

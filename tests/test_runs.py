@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -21,7 +20,7 @@ from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.gan import GAN
-from ganapps.core.runs import compile_gan, train_gan
+from ganapps.core.runs import compile_gan, learning_rate, train_gan
 
 POINTS = grid().sample(2000, 0)
 
@@ -180,3 +179,15 @@ def test_killed_process_resumes_to_the_same_weights(tmp_path):
         assert int(a["epoch"]) == int(b["epoch"]) == 4
         for key in a.files:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_learning_rate_schedules_hold_then_decay_to_zero():
+    options = TrainOptions(epochs=2, steps=10, d_steps=3, lr_decay_start=0.5, d_stop=0.5)
+    generator = learning_rate(options, 1e-3)
+    assert [float(generator(s)) for s in (0, 10, 15, 20, 25)] == pytest.approx([1e-3, 1e-3, 5e-4, 0, 0])
+    # The discriminator updates 3 times per step and stops at half of the 20 steps: 30 updates in all.
+    discriminator = learning_rate(options, 2e-3, options.d_steps, options.d_stop)
+    assert [float(discriminator(s)) for s in (0, 15, 21, 30, 60)] == pytest.approx([2e-3, 2e-3, 1.2e-3, 0, 0])
+    assert learning_rate(TrainOptions(), 1e-3) == 1e-3
+    with pytest.raises(GanappsError, match="--d-stop"):
+        TrainOptions(d_stop=1.5)

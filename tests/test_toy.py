@@ -21,6 +21,9 @@ def test_real_samples_score_as_expected():
     # For a 2-D isotropic Gaussian, P(r <= 3 sigma) = 1 - exp(-9/2).
     assert coverage.high_quality == pytest.approx(1 - np.exp(-4.5), abs=0.003)
     assert coverage.reverse_kl < 0.01
+    # E[r^2 | r < 3] for a 2-D standard normal (r^2 is exponential with mean 2), per coordinate.
+    truncated_mean = 2 - 9 * np.exp(-4.5) / (1 - np.exp(-4.5))
+    assert coverage.spread == pytest.approx(np.sqrt(truncated_mean / 2), abs=0.01)
 
 
 def test_collapsed_and_off_mode_samples():

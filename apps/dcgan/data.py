@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganapps.core.data import TFDS_PREFIX, load_tfds as load_tfds_split
 from ganapps.core.errors import GanappsError
 from ganapps.core import glyphs
 from ganapps.core.images import list_images, load_image, to_uint8
 
 GLYPHS = "glyphs"
 HELD_OUT_FRACTION = 1 / 6  # 2,000 of the 12,000 glyphs; the same share of any other source
-TFDS_PREFIX = "tfds:"
 
 
 @dataclass(frozen=True)
@@ -126,19 +126,7 @@ def load_tfds(
     import tensorflow_datasets as tfds
 
     spec = TFDS_PREFIX + name
-    try:
-        dataset = tfds.load(name, split="train", download=download, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise GanappsError(f"{spec}: no such TensorFlow Datasets name (see tensorflow.org/datasets/catalog)") from None
-    except Exception as error:  # tfds reports missing data and failed downloads with many exception types
-        where = data_dir or tfds.core.constants.DATA_DIR
-        how = "downloading is off" if not download else f"it could not be downloaded ({type(error).__name__}: {error})"
-        first_line = f"{spec}: not in the local TensorFlow Datasets folder {where} and {how}".splitlines()[0]
-        raise GanappsError(
-            f"{first_line}. Pass an image folder (--data PATH) or use the embedded default (--data {GLYPHS})"
-        ) from error
-    if not isinstance(dataset.element_spec, dict) or "image" not in dataset.element_spec:
-        raise GanappsError(f"{spec}: has no 'image' feature; choose an image data set")
+    dataset = load_tfds_split(name, "train", "image", f"Pass an image folder (--data PATH) or use the embedded default (--data {GLYPHS})", download, data_dir)
     has_labels = "label" in dataset.element_spec and dataset.element_spec["label"].shape.rank == 0
 
     def square(example):

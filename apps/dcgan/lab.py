@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,7 +27,6 @@ from ganapps.apps.dcgan import data as D
 from ganapps.apps.dcgan import models
 from ganapps.apps.dcgan.recipe import DEFAULT_DATA, DEFAULTS, GRID_SAMPLES, IMAGE_SIZE, LATENT_DIM, WIDTH
 from ganapps.core import glyphs, metrics
-from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator, load_generator as load_saved_model
@@ -36,8 +34,7 @@ from ganapps.core.gan import GAN
 from ganapps.core.images import (
     atomic_write_bytes, image_grid, load_image, save_image, save_image_grid, to_uint8,
 )
-from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, train_gan
-from ganapps.core.strategy import set_precision
+from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, load_run, read_run_config, train_gan
 
 APP = "dcgan"
 MODES = ("linear", "slerp")
@@ -161,35 +158,9 @@ class Generator:
         return np.concatenate(batches) if batches else np.zeros((0, *self.image_shape), np.float32)
 
 
-def read_config(run_dir: Path) -> dict | None:
-    """A dcgan run's config.json, None when `run_dir` is not a run directory."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        return None
-    config = json.loads(path.read_text())
-    if config.get("app") != APP:
-        raise GanappsError(f"{run_dir}: a {config.get('app')!r} run, not a {APP} run")
-    return config
-
-
 def load_gan(run_dir: str | os.PathLike) -> GAN:
     """Both networks of a run, rebuilt from its config.json and restored from its last checkpoint."""
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    if config is None:
-        raise GanappsError(f"{run_dir}: not a {APP} run directory (no config.json)")
-    checkpoint = RunCheckpoint(run_dir / "checkpoints")
-    if not checkpoint.exists():
-        raise GanappsError(f"{run_dir}: no checkpoint yet (the run has not finished an epoch)")
-    options = TrainOptions(**config["options"])
-    previous = keras.mixed_precision.global_policy()
-    set_precision(options.mixed_precision)  # the checkpoint holds the loss-scale state of float16 runs
-    try:
-        gan = build_gan(options)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-    checkpoint.restore(gan)
-    return gan
+    return load_run(run_dir, APP, build_gan)
 
 
 def load_generator(path: str | os.PathLike) -> Generator:
@@ -197,7 +168,7 @@ def load_generator(path: str | os.PathLike) -> Generator:
     path = Path(path)
     if not path.exists():
         raise GanappsError(f"{path}: no such run directory or SavedModel")
-    if read_config(path) is not None:
+    if read_run_config(path, APP) is not None:
         export = path / "export" / APP
         if export.is_dir():
             return Generator.from_saved_model(export)
@@ -474,7 +445,7 @@ def evaluate(
     compare only between evaluations with the same extractor, data and sample count.
     """
     generator = _generator(model)
-    config = None if isinstance(model, Generator) or not Path(model).is_dir() else read_config(Path(model))
+    config = None if isinstance(model, Generator) or not Path(model).is_dir() else read_run_config(model, APP)
     if data is None:
         if config is None:
             raise GanappsError(f"{model}: not a run directory, so pass --data to say what real images to compare with")

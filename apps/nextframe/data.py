@@ -25,13 +25,12 @@ import tensorflow as tf
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ganapps.apps.nextframe.recipe import SEQUENCES
-from ganapps.core.data import AUTOTUNE, array_dataset
+from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, array_dataset, load_tfds as load_tfds_split
 from ganapps.core.errors import GanappsError
 from ganapps.core.images import IMAGE_SUFFIXES, load_image, to_uint8
 
 MOVING_MNIST = "moving-mnist"
 GLYPHS = "glyphs"
-TFDS_PREFIX = "tfds:"
 CANVAS = 64
 DIGIT = 28
 LENGTH = 20
@@ -258,18 +257,7 @@ def load_tfds(name: str, download: bool = True, data_dir: str | None = None) -> 
     import tensorflow_datasets as tfds
 
     spec = TFDS_PREFIX + name
-    try:
-        dataset = tfds.load(name, split="all", download=download, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise GanappsError(f"{spec}: no such TensorFlow Datasets name (see tensorflow.org/datasets/catalog)") from None
-    except Exception as error:  # tfds reports missing data and failed downloads with many exception types
-        where = data_dir or tfds.core.constants.DATA_DIR
-        how = "downloading is off" if not download else f"it could not be downloaded ({type(error).__name__}: {error})"
-        first_line = f"{spec}: not in the local TensorFlow Datasets folder {where} and {how}".splitlines()[0]
-        raise GanappsError(f"{first_line}. Use the generated default (--data {MOVING_MNIST}) or a folder of "
-                           "sequences") from error
-    if not isinstance(dataset.element_spec, dict) or "image_sequence" not in dataset.element_spec:
-        raise GanappsError(f"{spec}: has no 'image_sequence' feature; choose a video data set")
+    dataset = load_tfds_split(name, "all", "image_sequence", f"Use the generated default (--data {MOVING_MNIST}) or a folder of sequences", download, data_dir)
     clips = [example["image_sequence"] for example in tfds.as_numpy(dataset)]
     if not clips:
         raise GanappsError(f"{spec}: no sequences")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.apps.toy.recipe import DEFAULTS, EVAL_SAMPLES, PUBLISHED
+from ganapps.apps.toy.recipe import DEFAULT_MODEL, DEFAULTS, EVAL_SAMPLES, MODELS, PUBLISHED
 from ganapps.options import JsonOption, choices, plain, train_options
 
 app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and grid (25 modes) mixtures.",
@@ -19,6 +19,12 @@ app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and g
 console = Console()
 Mixture = choices("Mixture", ("ring", "grid"))
 MixtureOrBoth = choices("MixtureOrBoth", ("ring", "grid", "both"))
+Model = choices("Model", MODELS)
+ModelOption = typer.Option(
+    DEFAULT_MODEL, "--model", "-m",
+    help="mixture: learnt mixture latent + Fourier-feature critic (beats PacGAN's rows); mlp: PacGAN's MLP "
+         "generator and maxout discriminator (shows mode collapse).",
+)
 
 
 def _lab():
@@ -31,13 +37,14 @@ def _lab():
 @train_options(out=Path("runs/toy"), **DEFAULTS)
 def train(
     dataset: Mixture = typer.Option("grid", "--dataset", "-d", help="Mixture: ring (8 modes) or grid (25)."),
+    model: Model = ModelOption,
     options=None,
 ) -> None:
     """Train a GAN on a 2-D mixture; writes plot.png (real: red dots, generated: blue crosses)."""
     lab = _lab()
     start = time.perf_counter()
     dataset = plain(dataset)
-    run = lab.train(dataset, options)
+    run = lab.train(dataset, options, plain(model))
     cov = run.coverage
     console.print(
         f"[bold]{dataset}[/]: {cov.modes_captured}/{cov.modes_total} modes, "
@@ -53,6 +60,7 @@ def benchmark(
     runs: int = typer.Option(10, "--runs", help="Seeds per data set (0 .. N-1)."),
     as_json: bool = JsonOption,
     keep: bool = typer.Option(False, "--keep", help="Keep each run's directory (plots, checkpoints)."),
+    model: Model = ModelOption,
     options=None,
 ) -> None:
     """Train N seeds per mixture and print mode coverage beside PacGAN's Table 1."""
@@ -64,14 +72,14 @@ def benchmark(
     summaries = []
     for name in datasets:
         def report(seed, run, name=name):
-            row = {"dataset": name, "seed": seed, **run.coverage.as_dict()}
+            row = {"dataset": name, "seed": seed, **run.coverage.as_dict(), "seconds": round(run.seconds, 1)}
             if as_json:
                 print(json.dumps(row), flush=True)
             else:
                 console.print(f"{name} seed {seed}: {row['modes']}/{row['modes_total']} modes, "
-                              f"{100 * row['high_quality']:.1f}% HQ")
+                              f"{100 * row['high_quality']:.1f}% HQ, spread {row['spread']:.2f} ({row['seconds']:.0f} s)")
 
-        summaries.append(lab.benchmark(name, runs, options.out, options, report))
+        summaries.append(lab.benchmark(name, runs, options.out, options, report, plain(model)))
         if not keep:
             shutil.rmtree(options.out, ignore_errors=True)
     if as_json:
@@ -79,11 +87,12 @@ def benchmark(
             print(json.dumps({"summary": s.dataset, **s.__dict__}))
         return
     table = Table(title=f"Mode coverage on {EVAL_SAMPLES} samples (mean +/- s.e.)")
-    for column in ("data", "method", "runs", "modes", "high-quality %", "reverse KL"):
+    for column in ("data", "method", "runs", "modes", "high-quality %", "reverse KL", "spread", "s/run"):
         table.add_column(column)
     for s in summaries:
-        table.add_row(s.dataset, "ganapps default", str(s.runs), f"{s.modes_mean:.1f} +/- {s.modes_se:.1f}",
-                      f"{s.hq_mean:.1f} +/- {s.hq_se:.1f}", f"{s.kl_mean:.4f}")
+        table.add_row(s.dataset, f"ganapps ({plain(model)})", str(s.runs), f"{s.modes_mean:.1f} +/- {s.modes_se:.1f}",
+                      f"{s.hq_mean:.1f} +/- {s.hq_se:.1f}", f"{s.kl_mean:.4f}", f"{s.spread_mean:.2f}",
+                      f"{s.seconds_mean:.0f}")
         for method, modes, hq in PUBLISHED[s.dataset]:
             table.add_row("", f"{method} (PacGAN Table 1)", "10", f"{modes}", f"{hq}", "")
     console.print(table)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import json
 import math
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ganapps.apps.toy import models
-from ganapps.apps.toy.recipe import DEFAULTS, EVAL_SAMPLES, PUBLISHED, TRAIN_POINTS  # noqa: F401
+from ganapps.apps.toy.recipe import DEFAULT_MODEL, DEFAULTS, EVAL_SAMPLES, MODELS, PUBLISHED, TRAIN_POINTS  # noqa: F401
 from ganapps.apps.toy.data import Mixture, ModeCoverage, mixture, mode_coverage
 from ganapps.core.data import array_dataset
+from ganapps.core.errors import GanappsError
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
 from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, train_gan
@@ -24,9 +26,18 @@ def default_options(**overrides) -> TrainOptions:
 
 
 def build_gan(options: TrainOptions) -> GAN:
-    gan = GAN(models.generator(), models.discriminator(options.pack), ema_decay=options.ema or None,
-              pack=options.pack, seed=options.seed)
-    return compile_gan(gan, options)
+    """The GAN of `options.extra["model"]` for the mixture `options.extra["dataset"]`."""
+    model = options.extra.get("model", DEFAULT_MODEL)
+    if model == "mixture":
+        scale = mixture(options.extra.get("dataset", "grid")).scale
+        pair = models.mixture_generator(scale), models.fourier_discriminator(options.pack, scale)
+    elif model == "mlp":
+        pair = models.generator(), models.discriminator(options.pack)
+    else:
+        raise GanappsError(f"--model {model!r}: choose one of {', '.join(MODELS)}")
+    gan = GAN(*pair, ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
+    # Tiny models: run 20 steps per call so per-step Python overhead does not dominate.
+    return compile_gan(gan, options, steps_per_execution=math.gcd(options.steps, 20))
 
 
 def plot_png(real: np.ndarray, fake: np.ndarray, data: Mixture, title: str = "") -> bytes:
@@ -53,12 +64,15 @@ class ToyRun:
     result: TrainResult
     coverage: ModeCoverage
     plot: Path
+    seconds: float  # wall time of training and evaluation
 
 
-def train(dataset: str = "grid", options: TrainOptions | None = None) -> ToyRun:
-    """Train on the `ring` or `grid` mixture; write samples per epoch, the final plot and metrics.json."""
+def train(dataset: str = "grid", options: TrainOptions | None = None, model: str = DEFAULT_MODEL) -> ToyRun:
+    """Train `model` on the `ring` or `grid` mixture; write samples per epoch, the final plot and metrics.json."""
+    start = time.perf_counter()
     data = mixture(dataset)
     options = options or default_options(out=Path("runs") / f"toy-{dataset}")
+    options = replace(options, extra={**options.extra, "dataset": dataset, "model": model})
     points = data.sample(TRAIN_POINTS, options.seed)
     reference = data.sample(EVAL_SAMPLES, options.seed + 1)
 
@@ -78,7 +92,7 @@ def train(dataset: str = "grid", options: TrainOptions | None = None) -> ToyRun:
     title = f"{dataset}: {coverage.modes_captured}/{coverage.modes_total} modes, {100 * coverage.high_quality:.1f}% HQ"
     atomic_write_bytes(plot, plot_png(reference, fake, data, title))
     atomic_write_bytes(result.run_dir / "metrics.json", (json.dumps(coverage.as_dict(), indent=2) + "\n").encode())
-    return ToyRun(result, coverage, plot)
+    return ToyRun(result, coverage, plot, time.perf_counter() - start)
 
 
 @dataclass
@@ -90,27 +104,30 @@ class Summary:
     hq_mean: float
     hq_se: float
     kl_mean: float
+    spread_mean: float
+    seconds_mean: float
 
 
-def summarise(dataset: str, coverages: list[ModeCoverage]) -> Summary:
+def summarise(dataset: str, coverages: list[ModeCoverage], seconds: list[float]) -> Summary:
     """Mean and standard error over runs."""
     modes = np.array([c.modes_captured for c in coverages], float)
     hq = np.array([100 * c.high_quality for c in coverages])
     kl = np.array([c.reverse_kl for c in coverages])
     se = (lambda a: float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0)
     return Summary(dataset, len(coverages), float(modes.mean()), se(modes), float(hq.mean()), se(hq),
-                   float(kl.mean()))
+                   float(kl.mean()), float(np.mean([c.spread for c in coverages])), float(np.mean(seconds)))
 
 
 def benchmark(dataset: str, runs: int, out: Path, options: TrainOptions | None = None,
-              on_run=None) -> Summary:
+              on_run=None, model: str = DEFAULT_MODEL) -> Summary:
     """Train `runs` seeds from scratch and summarise their mode coverage."""
     options = options or default_options()
-    coverages = []
+    coverages, seconds = [], []
     for seed in range(runs):
         run = train(dataset, replace(options, out=out / f"{dataset}-seed{seed}", seed=seed, verbose=0,
-                                     resume=False))
+                                     resume=False), model)
         coverages.append(run.coverage)
+        seconds.append(run.seconds)
         if on_run:
             on_run(seed, run)
-    return summarise(dataset, coverages)
+    return summarise(dataset, coverages, seconds)

@@ -39,6 +39,8 @@ class TrainOptions:
     d_lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay_start: float = 1.0
+    d_stop: float = 1.0
     verbose: int | str = "auto"
     extra: dict = field(default_factory=dict)
 
@@ -51,6 +53,9 @@ class TrainOptions:
             raise GanappsError(f"--batch-size {self.batch_size} must be a multiple of --pack {self.pack}")
         if not 0.0 <= self.ema < 1.0:
             raise GanappsError(f"--ema must be in [0, 1), got {self.ema}")
+        for name in ("lr_decay_start", "d_stop"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise GanappsError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
         if self.loss not in LOSS_FAMILIES:
             raise GanappsError(f"--loss {self.loss!r}: choose one of {', '.join(LOSS_FAMILIES)}")
         if self.strategy not in STRATEGIES:

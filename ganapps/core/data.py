@@ -12,6 +12,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from ganapps.core.errors import GanappsError
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -59,3 +61,29 @@ def indexed_dataset(
         .batch(batch_size, drop_remainder=True)
         .prefetch(AUTOTUNE)
     )
+
+
+TFDS_PREFIX = "tfds:"
+
+
+def load_tfds(name: str, split: str, feature: str, instead: str, download: bool = True,
+              data_dir: str | None = None) -> tf.data.Dataset:
+    """A TensorFlow Datasets split whose examples have `feature`, with one-line errors for offline users.
+
+    `instead` completes the error message with what to pass when the set cannot be had (e.g. a folder).
+    """
+    import tensorflow_datasets as tfds
+
+    spec = TFDS_PREFIX + name
+    try:
+        dataset = tfds.load(name, split=split, download=download, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise GanappsError(f"{spec}: no such TensorFlow Datasets name (see tensorflow.org/datasets/catalog)") from None
+    except Exception as error:  # tfds reports missing data and failed downloads with many exception types
+        where = data_dir or tfds.core.constants.DATA_DIR
+        how = "downloading is off" if not download else f"it could not be downloaded ({type(error).__name__}: {error})"
+        first_line = f"{spec}: not in the local TensorFlow Datasets folder {where} and {how}".splitlines()[0]
+        raise GanappsError(f"{first_line}. {instead}") from error
+    if not isinstance(dataset.element_spec, dict) or feature not in dataset.element_spec:
+        raise GanappsError(f"{spec}: has no {feature!r} feature")
+    return dataset

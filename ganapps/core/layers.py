@@ -73,16 +73,20 @@ class MixtureLatent(keras.layers.Layer):
     between the modes.
     """
 
-    def __init__(self, components: int, dim: int, initial_scale: float = 0.05, **kwargs):
+    def __init__(self, components: int, dim: int, initial_scale: float = 0.05, mean_range: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.components = components
         self.dim = dim
         self.initial_scale = initial_scale
+        self.mean_range = mean_range
 
     def build(self, input_shape):
         if input_shape[-1] < self.dim + 1:
             raise ValueError(f"MixtureLatent needs a latent of at least {self.dim + 1} values")
-        self.means = self.add_weight((self.components, self.dim), initializer="random_uniform", name="means")
+        self.means = self.add_weight(
+            (self.components, self.dim), name="means",
+            initializer=keras.initializers.RandomUniform(-self.mean_range, self.mean_range),
+        )
         self.log_scales = self.add_weight(
             (self.components, self.dim), initializer=keras.initializers.Constant(np.log(self.initial_scale)),
             name="log_scales",
@@ -100,7 +104,7 @@ class MixtureLatent(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "components": self.components, "dim": self.dim,
-                "initial_scale": self.initial_scale}
+                "initial_scale": self.initial_scale, "mean_range": self.mean_range}
 
 
 @keras.saving.register_keras_serializable("ganapps")

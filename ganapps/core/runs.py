@@ -40,12 +40,40 @@ class TrainResult:
     health: GanHealth
 
 
+@keras.saving.register_keras_serializable("ganapps")
+class LinearDecayAfter(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant, then linearly to 0 over the last part of training (CycleGAN's schedule)."""
+
+    def __init__(self, learning_rate: float, total_steps: int, decay_start: float):
+        self.learning_rate = learning_rate
+        self.total_steps = total_steps
+        self.decay_start = decay_start
+
+    def __call__(self, step):
+        decay_steps = max(self.total_steps * (1.0 - self.decay_start), 1.0)
+        remaining = (self.total_steps - tf.cast(step, "float32")) / decay_steps
+        return self.learning_rate * tf.clip_by_value(remaining, 0.0, 1.0)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "total_steps": self.total_steps,
+                "decay_start": self.decay_start}
+
+
+def learning_rate(options: TrainOptions, base: float, updates_per_step: int = 1, stop: float = 1.0):
+    """`base`, or its `--lr-decay-start` schedule over the optimizer's own update count, ending at `stop`."""
+    if options.lr_decay_start >= 1.0 and stop >= 1.0:
+        return base
+    total = max(round(options.epochs * options.steps * updates_per_step * stop), 1)
+    return LinearDecayAfter(base, total, options.lr_decay_start)
+
+
 def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
     """Compile with the options' optimizers and regularisers; call inside the strategy scope."""
     mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
+    adam = lambda lr: keras.optimizers.Adam(lr, beta_1=options.beta1, beta_2=options.beta2)  # noqa: E731
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(options.g_lr, beta_1=options.beta1, beta_2=options.beta2),
-        d_optimizer=keras.optimizers.Adam(options.d_lr, beta_1=options.beta1, beta_2=options.beta2),
+        g_optimizer=adam(learning_rate(options, options.g_lr)),
+        d_optimizer=adam(learning_rate(options, options.d_lr, options.d_steps, options.d_stop)),
         loss=options.loss,
         d_steps=options.d_steps,
         gp_weight=options.gp_weight,
