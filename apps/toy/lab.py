@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from ganapps.apps.toy import models
 from ganapps.apps.toy.recipe import DEFAULT_MODEL, DEFAULTS, EVAL_SAMPLES, MODELS, PUBLISHED, TRAIN_POINTS  # noqa: F401
@@ -36,8 +37,10 @@ def build_gan(options: TrainOptions) -> GAN:
     else:
         raise GanappsError(f"--model {model!r}: choose one of {', '.join(MODELS)}")
     gan = GAN(*pair, ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
-    # Tiny models: run 20 steps per call so per-step Python overhead does not dominate.
-    return compile_gan(gan, options, steps_per_execution=math.gcd(options.steps, 20))
+    # Tiny models: run 20 steps per call so per-step Python overhead does not dominate; one under
+    # MultiWorkerMirroredStrategy, whose collectives inside Keras's multi-step loop fail to compile.
+    multi_worker = isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+    return compile_gan(gan, options, steps_per_execution=1 if multi_worker else math.gcd(options.steps, 20))
 
 
 def plot_png(real: np.ndarray, fake: np.ndarray, data: Mixture, title: str = "") -> bytes:
