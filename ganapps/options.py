@@ -7,12 +7,11 @@ ready `TrainOptions` as its `options` argument; an app only overrides defaults.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import inspect
 from pathlib import Path
 from typing import Callable
-
-import enum
 
 import typer
 

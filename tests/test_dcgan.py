@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import sys
 import urllib.error
 from pathlib import Path
 
@@ -11,37 +10,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_helpers import invoke, main_error
 from conftest import run_cli
-from PIL import Image
-from typer.testing import CliRunner
-
-from ganapps import cli
 from ganapps.apps.dcgan import data as D
 from ganapps.apps.dcgan import lab, models
+from PIL import Image
+
 from ganapps.core.errors import GanappsError
 from ganapps.core.glyphs import GLYPH_COUNT, render_glyphs
 from ganapps.core.metrics import compute_features, frechet_distance
 
 TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "16"]
-
-
-def invoke(*args):
-    """Run a command in this process (no TensorFlow start-up); user errors surface as exceptions."""
-    result = CliRunner().invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def main_error(monkeypatch, capsys, *args) -> str:
-    """Run the console entry point in this process; assert a one-line error and exit 2, return the line."""
-    monkeypatch.setattr(sys, "argv", ["ganapps", *map(str, args)])
-    with pytest.raises(SystemExit) as exited:
-        cli.main()
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), err
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------------------------------- networks

@@ -3,43 +3,22 @@ tiny run trained through the CLI."""
 
 import json
 import shutil
-import sys
 from dataclasses import asdict
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_helpers import invoke, main_error
 from conftest import run_cli
-from PIL import Image
-from typer.testing import CliRunner
-
-from ganapps import cli
 from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import lab, models
+from PIL import Image
+
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import load_generator
 
 SIZE, CONTEXT = 16, 3
 TINY = ["--image-size", SIZE, "--context", CONTEXT, "--width", 4, "--sequences", 8, "--batch-size", 4]
-
-
-def invoke(*args):
-    """Run a command in this process (no TensorFlow start-up); user errors surface as exceptions."""
-    result = CliRunner().invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def main_error(monkeypatch, capsys, *args) -> str:
-    """Run the console entry point in this process; assert a one-line error and exit 2, return the line."""
-    monkeypatch.setattr(sys, "argv", ["ganapps", *map(str, args)])
-    with pytest.raises(SystemExit) as exited:
-        cli.main()
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), err
-    return lines[0]
 
 
 def write_frames(folder, sizes):

@@ -12,9 +12,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from ganapps.apps.toy import models
 from ganapps.apps.toy.data import grid
+
 from ganapps.core.callbacks import GanHealth, RunCheckpoint
 from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset

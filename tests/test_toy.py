@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from ganapps.apps.toy.data import grid, mode_coverage, ring
 
 

@@ -7,9 +7,15 @@ import time
 from pathlib import Path
 
 import typer
+from ganapps.apps.dcgan.recipe import (
+    DEFAULT_DATA,
+    DEFAULTS,
+    IMAGE_SIZE,
+    LATENT_DIM,
+    WIDTH,
+)
 from rich.console import Console
 
-from ganapps.apps.dcgan.recipe import DEFAULT_DATA, DEFAULTS, IMAGE_SIZE, LATENT_DIM, WIDTH
 from ganapps.options import JsonOption, choices, plain, train_options
 
 app = typer.Typer(

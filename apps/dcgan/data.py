@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganapps.core.data import TFDS_PREFIX, load_tfds as load_tfds_split
-from ganapps.core.errors import GanappsError
 from ganapps.core import glyphs
+from ganapps.core.data import TFDS_PREFIX
+from ganapps.core.data import load_tfds as load_tfds_split
+from ganapps.core.errors import GanappsError
 from ganapps.core.images import list_images, load_image, to_uint8
 
 GLYPHS = "glyphs"

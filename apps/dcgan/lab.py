@@ -21,20 +21,41 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
-
 from ganapps.apps.dcgan import data as D
 from ganapps.apps.dcgan import models
-from ganapps.apps.dcgan.recipe import DEFAULT_DATA, DEFAULTS, GRID_SAMPLES, IMAGE_SIZE, LATENT_DIM, WIDTH
+from ganapps.apps.dcgan.recipe import (
+    DEFAULT_DATA,
+    DEFAULTS,
+    GRID_SAMPLES,
+    IMAGE_SIZE,
+    LATENT_DIM,
+    WIDTH,
+)
+from PIL import Image
+
 from ganapps.core import glyphs, metrics
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
-from ganapps.core.export import export_generator, load_generator as load_saved_model
+from ganapps.core.export import export_generator
+from ganapps.core.export import load_generator as load_saved_model
 from ganapps.core.gan import GAN
 from ganapps.core.images import (
-    atomic_write_bytes, image_grid, load_image, save_image, save_image_grid, to_uint8,
+    atomic_write_bytes,
+    image_grid,
+    load_image,
+    save_image,
+    save_image_grid,
+    to_uint8,
 )
-from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, load_run, read_run_config, train_gan
+from ganapps.core.runs import (
+    TrainOptions,
+    TrainResult,
+    compile_gan,
+    load_run,
+    open_model,
+    read_run_config,
+    train_gan,
+)
 
 APP = "dcgan"
 MODES = ("linear", "slerp")
@@ -165,20 +186,7 @@ def load_gan(run_dir: str | os.PathLike) -> GAN:
 
 def load_generator(path: str | os.PathLike) -> Generator:
     """The generator of a run directory (its export, else its checkpoint) or of an exported SavedModel folder."""
-    path = Path(path)
-    if not path.exists():
-        raise GanappsError(f"{path}: no such run directory or SavedModel")
-    if read_run_config(path, APP) is not None:
-        export = path / "export" / APP
-        if export.is_dir():
-            return Generator.from_saved_model(export)
-        return Generator.from_keras(load_gan(path).sampling_generator, str(path))
-    try:
-        return Generator.from_saved_model(path)
-    except GanappsError:
-        raise GanappsError(
-            f"{path}: neither a {APP} run directory (no config.json) nor an exported generator (no saved_model.pb)"
-        ) from None
+    return open_model(path, APP, build_gan, Generator, "generator")
 
 
 def _generator(model: Generator | str | os.PathLike) -> Generator:

@@ -7,13 +7,24 @@ import time
 from pathlib import Path
 
 import typer
+from ganapps.apps.nextframe.recipe import (
+    ADVERSARIAL_WEIGHT,
+    CONTEXT,
+    DEFAULT_DATA,
+    DEFAULT_DIGITS,
+    DEFAULTS,
+    GDL_WEIGHT,
+    GENERATORS,
+    HORIZONS,
+    IMAGE_SIZE,
+    LP,
+    LP_WEIGHT,
+    SEQUENCES,
+    WIDTH,
+)
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.apps.nextframe.recipe import (
-    ADVERSARIAL_WEIGHT, CONTEXT, DEFAULT_DATA, DEFAULT_DIGITS, DEFAULTS, GDL_WEIGHT, GENERATORS, HORIZONS, IMAGE_SIZE,
-    LP, LP_WEIGHT, SEQUENCES, WIDTH,
-)
 from ganapps.options import JsonOption, choices, plain, train_options
 
 app = typer.Typer(

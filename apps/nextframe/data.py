@@ -22,10 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
+from ganapps.apps.nextframe.recipe import SEQUENCES
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ganapps.apps.nextframe.recipe import SEQUENCES
-from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, array_dataset, load_tfds as load_tfds_split
+from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, array_dataset
+from ganapps.core.data import load_tfds as load_tfds_split
 from ganapps.core.errors import GanappsError
 from ganapps.core.images import IMAGE_SUFFIXES, load_image, to_uint8
 

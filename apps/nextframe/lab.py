@@ -18,19 +18,43 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
-
 from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import models
 from ganapps.apps.nextframe.recipe import (
-    ADVERSARIAL_WEIGHT, CONTEXT, DEFAULT_DATA, DEFAULT_DIGITS, DEFAULTS, GDL_WEIGHT, HORIZONS, IMAGE_SIZE, LP,
-    LP_WEIGHT, SEQUENCES, WIDTH,
+    ADVERSARIAL_WEIGHT,
+    CONTEXT,
+    DEFAULT_DATA,
+    DEFAULT_DIGITS,
+    DEFAULTS,
+    GDL_WEIGHT,
+    HORIZONS,
+    IMAGE_SIZE,
+    LP,
+    LP_WEIGHT,
+    SEQUENCES,
+    WIDTH,
 )
+from PIL import Image
+
 from ganapps.core import metrics
 from ganapps.core.errors import GanappsError
-from ganapps.core.export import export_generator, load_generator as load_saved_model
-from ganapps.core.images import atomic_write_bytes, save_image, save_image_grid, to_uint8
-from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, load_run, read_run_config, train_gan
+from ganapps.core.export import export_generator
+from ganapps.core.export import load_generator as load_saved_model
+from ganapps.core.images import (
+    atomic_write_bytes,
+    save_image,
+    save_image_grid,
+    to_uint8,
+)
+from ganapps.core.runs import (
+    TrainOptions,
+    TrainResult,
+    compile_gan,
+    load_run,
+    open_model,
+    read_run_config,
+    train_gan,
+)
 
 APP = "nextframe"
 SAMPLE_SEQUENCES = 3  # held-out sequences in the per-epoch sample grid
@@ -181,20 +205,7 @@ def load_gan(run_dir: str | os.PathLike) -> models.NextFrameGAN:
 
 def load_predictor(path: str | os.PathLike) -> Predictor:
     """The model of a run directory (its export, else its checkpoint) or of an exported SavedModel folder."""
-    path = Path(path)
-    if not path.exists():
-        raise GanappsError(f"{path}: no such run directory or SavedModel")
-    if read_run_config(path, APP) is not None:
-        export = path / "export" / APP
-        if export.is_dir():
-            return Predictor.from_saved_model(export)
-        return Predictor.from_keras(load_gan(path).sampling_generator, str(path))
-    try:
-        return Predictor.from_saved_model(path)
-    except GanappsError:
-        raise GanappsError(
-            f"{path}: neither a {APP} run directory (no config.json) nor an exported model (no saved_model.pb)"
-        ) from None
+    return open_model(path, APP, build_gan, Predictor, "model")
 
 
 def _predictor(model: Predictor | str | os.PathLike) -> Predictor:

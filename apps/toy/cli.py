@@ -8,10 +8,16 @@ import time
 from pathlib import Path
 
 import typer
+from ganapps.apps.toy.recipe import (
+    DEFAULT_MODEL,
+    DEFAULTS,
+    EVAL_SAMPLES,
+    MODELS,
+    PUBLISHED,
+)
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.apps.toy.recipe import DEFAULT_MODEL, DEFAULTS, EVAL_SAMPLES, MODELS, PUBLISHED
 from ganapps.options import JsonOption, choices, plain, train_options
 
 app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and grid (25 modes) mixtures.",

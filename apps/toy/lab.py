@@ -11,15 +11,23 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-
 from ganapps.apps.toy import models
-from ganapps.apps.toy.recipe import DEFAULT_MODEL, DEFAULTS, EVAL_SAMPLES, MODELS, PUBLISHED, TRAIN_POINTS  # noqa: F401
 from ganapps.apps.toy.data import Mixture, ModeCoverage, mixture, mode_coverage
+from ganapps.apps.toy.recipe import (  # noqa: F401
+    DEFAULT_MODEL,
+    DEFAULTS,
+    EVAL_SAMPLES,
+    MODELS,
+    PUBLISHED,
+    TRAIN_POINTS,
+)
+
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
 from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, train_gan
+
 
 def default_options(**overrides) -> TrainOptions:
     """The lab's default training options, with any field overridden."""

@@ -21,7 +21,6 @@ import tensorflow as tf
 
 from ganapps.core import losses as L
 
-
 # Counts random draws within one traced step. MirroredStrategy traces each replica's step in its own
 # thread, so the counter must be per thread for every replica to key its draws alike.
 _draws = threading.local()

@@ -21,8 +21,8 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from ganapps.core.config import TrainOptions
 from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
+from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
@@ -115,6 +115,25 @@ def load_run(run_dir: str | Path, app: str, build: Callable[[TrainOptions], GAN]
         keras.mixed_precision.set_global_policy(previous)
     checkpoint.restore(gan)
     return gan
+
+
+def open_model(path: str | Path, app: str, build: Callable[[TrainOptions], GAN], kind, what: str = "model"):
+    """`kind` (a class with `from_saved_model(path)` and `from_keras(model, name)`) for a run directory (its
+    export, else its checkpoint) or an exported SavedModel folder; one-line errors for anything else."""
+    path = Path(path)
+    if not path.exists():
+        raise GanappsError(f"{path}: no such run directory or SavedModel")
+    if read_run_config(path, app) is not None:
+        export = path / "export" / app
+        if export.is_dir():
+            return kind.from_saved_model(export)
+        return kind.from_keras(load_run(path, app, build).sampling_generator, str(path))
+    try:
+        return kind.from_saved_model(path)
+    except GanappsError:
+        raise GanappsError(
+            f"{path}: neither a {app} run directory (no config.json) nor an exported {what} (no saved_model.pb)"
+        ) from None
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -8,9 +8,8 @@ import os
 import keras
 import tensorflow as tf
 
-from ganapps.core.errors import GanappsError
-
 from ganapps.core.config import PRECISIONS, STRATEGIES
+from ganapps.core.errors import GanappsError
 
 
 def split_cpu(devices: int) -> None:
