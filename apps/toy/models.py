@@ -34,10 +34,12 @@ def discriminator(pack: int = 1, width: int = 128, depth: int = 2, pieces: int =
     return keras.Model(points, layers.Dense(1, dtype="float32")(x), name="toy_discriminator")
 
 
-def mixture_generator(scale: float, components: int = 200) -> keras.Model:
+def mixture_generator(scale: float, components: int = 400) -> keras.Model:
     """Each sample is one of `components` learnt Gaussians in the plane, in units of the data's `scale`.
 
-    Means start uniform with unit variance; 200 of them leave almost surely none of 25 modes without one.
+    Means start uniform with unit variance. Components settle on modes and stay there, so a mode nobody
+    reaches stays empty: with 200 components 3 of 10 grid seeds left one or two of the 25 modes empty, with
+    400 (16 per mode) none of those seeds did.
     """
     z = keras.Input((3,), name="latent")
     points = MixtureLatent(components, 2, initial_scale=0.05, mean_range=3**0.5)(z)
