@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -48,6 +49,14 @@ def auto_strategy_name() -> str:
     return "default"
 
 
+@functools.cache
+def _mirrored(devices: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy per device set and process: a second one starts its collective keys where the first
+    did, and TensorFlow then matches its all-reduces with the first one's stale ones (a shape-mismatch abort
+    when two different models train one after the other in a notebook or a test session)."""
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
 def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distribute.Strategy:
     """Build the distribution strategy named by `--strategy`.
 
@@ -64,7 +73,7 @@ def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distr
     if name == "one-device":
         return tf.distribute.OneDeviceStrategy(_compute_devices()[0])
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(_compute_devices())
+        return _mirrored(tuple(_compute_devices()))
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
             raise GanappsError("--strategy multi-worker needs TF_CONFIG (cluster and task) in the environment")

@@ -1,0 +1,124 @@
+"""SRResNet generator, SRGAN discriminator and the SRGAN model (Ledig et al. 2017, "Photo-realistic single image
+super-resolution using a generative adversarial network").
+
+The generator works on images in [0, 1], `[N, h, w, 3]` -> `[N, h*s, w*s, 3]`, fully convolutional, so one
+SavedModel upscales any size. Residual blocks run at the low resolution; sub-pixel convolutions (a convolution
+to s^2 times the channels, then depth-to-space) upsample at the end, 2x per stage for scales 2 and 4, one 3x
+stage for scale 3. As in EDSR (Lim et al. 2017) the blocks have no batch normalisation: it lowers PSNR, and
+without it a tiled image equals a whole one.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from ganapps.core.errors import GanappsError
+from ganapps.core.gan import GAN, Batch
+
+
+@keras.saving.register_keras_serializable("ganapps")
+class PixelShuffle(keras.layers.Layer):
+    """Depth-to-space by `factor` (sub-pixel convolution, Shi et al. 2016)."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        scale = lambda v: None if v is None else v * self.factor  # noqa: E731
+        return (n, scale(h), scale(w), c // self.factor**2)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def upsampling_factors(scale: int) -> list[int]:
+    """Sub-pixel stages for a scale: 2 -> [2], 3 -> [3], 4 -> [2, 2]."""
+    if scale not in (2, 3, 4):
+        raise GanappsError(f"--scale {scale}: choose 2, 3 or 4")
+    return [3] if scale == 3 else [2] * (scale // 2)
+
+
+def srresnet(scale: int = 4, blocks: int = 16, filters: int = 64) -> keras.Model:
+    """SRResNet: a 9x9 head, `blocks` residual blocks (conv-PReLU-conv), a long skip, sub-pixel upsampling."""
+    factors = upsampling_factors(scale)
+    image = keras.Input((None, None, 3), name="image")
+    head = layers.Conv2D(filters, 9, padding="same", name="head")(layers.Rescaling(2.0, offset=-1.0)(image))
+    head = layers.PReLU(shared_axes=[1, 2])(head)
+    x = head
+    for i in range(blocks):
+        y = layers.Conv2D(filters, 3, padding="same", name=f"block{i}_conv1")(x)
+        y = layers.PReLU(shared_axes=[1, 2])(y)
+        y = layers.Conv2D(filters, 3, padding="same", name=f"block{i}_conv2")(y)
+        x = layers.Add()([x, y])
+    x = layers.Conv2D(filters, 3, padding="same", name="body_end")(x)
+    x = layers.Add()([head, x])
+    for i, factor in enumerate(factors):
+        x = layers.Conv2D(filters * factor**2, 3, padding="same", name=f"upsample{i}")(x)
+        x = PixelShuffle(factor)(x)
+        x = layers.PReLU(shared_axes=[1, 2])(x)
+    x = layers.Conv2D(3, 9, padding="same", name="tail", dtype="float32")(x)
+    # Outputs in [0, 1] without a saturating activation: clipping happens in inference, not in training.
+    return keras.Model(image, layers.Rescaling(0.5, offset=0.5, dtype="float32")(x), name=f"srresnet_x{scale}")
+
+
+def discriminator(filters: int = 64) -> keras.Model:
+    """The SRGAN discriminator: 8 convolutions (strides 1, 2 alternating, filters doubling every two) with batch
+    normalisation and LeakyReLU, then Dense 1024 and one logit. Global average pooling replaces flattening so that
+    any patch size works."""
+    image = keras.Input((None, None, 3), name="image")
+    x = layers.Conv2D(filters, 3, padding="same")(layers.Rescaling(2.0, offset=-1.0)(image))
+    x = layers.LeakyReLU(0.2)(x)
+    for i, (width, stride) in enumerate([(1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]):
+        x = layers.Conv2D(filters * width, 3, strides=stride, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(synchronized=True)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(filters * 16)(x)
+    x = layers.LeakyReLU(0.2)(x)
+    return keras.Model(image, layers.Dense(1, dtype="float32")(x), name="srgan_discriminator")
+
+
+class SRGAN(GAN):
+    """The generator maps the low-resolution half of each `(lr, hr)` batch; the discriminator judges HR images.
+
+    `adversarial_weight` 0 (compile) is the pixel stage: the generator alone on the L1 loss. Otherwise the
+    generator minimises `content` (MSE of `feature_extractor` maps, or of pixels without one) plus the weighted
+    adversarial term.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model,
+                 feature_extractor: keras.Model | None = None, feature_scale: float = 1.0, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.feature_extractor = feature_extractor
+        self.feature_scale = feature_scale
+        if feature_extractor is not None:
+            feature_extractor.trainable = False
+
+    def unpack_batch(self, data) -> Batch:
+        low, high = data
+        return Batch(high, low)
+
+    def generate(self, batch: Batch, training: bool = True):
+        return self.generator(batch.condition, training=training)
+
+    def discriminate(self, samples, batch: Batch, training: bool = True):
+        return tf.cast(self.discriminator(samples, training=training), tf.float32), None
+
+    def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
+        fake = tf.cast(fake, tf.float32)
+        if not self.adversarial:
+            return {"l1": tf.reduce_mean(tf.abs(fake - batch.real))}
+        if self.feature_extractor is None:
+            return {"content": tf.reduce_mean(tf.square(fake - batch.real))}
+        features = lambda x: self.feature_scale * tf.cast(self.feature_extractor(x, training=False), tf.float32)  # noqa: E731
+        return {"content": tf.reduce_mean(tf.square(features(fake) - features(batch.real)))}
+
+    def metric_names(self) -> list[str]:
+        return super().metric_names() + (["content"] if self.adversarial else ["l1"])

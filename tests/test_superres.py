@@ -1,0 +1,225 @@
+"""The superres app: networks, aligned patches, tiled upscaling of every image kind, evaluation, export, errors."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from cli_helpers import invoke, main_error
+from ganapps.apps.superres import data as D
+from ganapps.apps.superres import lab, models
+from PIL import Image
+
+from ganapps.core.errors import GanappsError
+from ganapps.core.metrics import psnr_y
+
+TINY = ["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4"]
+
+
+def nearest_upscaler(scale: int = 4) -> lab.Upscaler:
+    """An oracle whose output is known exactly: nearest-neighbour upsampling."""
+    image = keras.Input((None, None, 3))
+    return lab.Upscaler.from_keras(keras.Model(image, keras.layers.UpSampling2D(scale)(image)), "nearest")
+
+
+def nearest(image: np.ndarray, scale: int = 4) -> np.ndarray:
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hr")
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:72, 0:96] / 24.0
+    for i in range(3):
+        smooth = 0.5 + 0.4 * np.sin(x * (i + 1) + y)[..., None] * np.array([1.0, 0.6, -0.8])
+        noisy = np.clip(smooth + 0.05 * rng.standard_normal(smooth.shape), 0, 1)
+        Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"hr{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(images, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "sr"
+    invoke("superres", "train", "--data", images, "--out", out, "--epochs", "1", "--steps", "2", *TINY)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- networks
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_generator_upscales_any_size_by_its_factor(scale):
+    g = models.srresnet(scale, blocks=1, filters=8)
+    assert g(np.zeros((2, 7, 11, 3), np.float32)).shape == (2, 7 * scale, 11 * scale, 3)
+    stages = [layer for layer in g.layers if isinstance(layer, models.PixelShuffle)]
+    assert [s.factor for s in stages] == {2: [2], 3: [3], 4: [2, 2]}[scale]
+    assert models.discriminator(8)(np.zeros((2, 24, 20, 3), np.float32)).shape == (2, 1)
+
+
+def test_pixel_shuffle_is_depth_to_space():
+    x = np.arange(2 * 3 * 3 * 8, dtype=np.float32).reshape(2, 3, 3, 8)
+    y = models.PixelShuffle(2)(x).numpy()
+    assert y.shape == (2, 6, 6, 2)
+    # output pixel (2i + a, 2j + b), channel c = input (i, j), channel (2a + b) * 2 + c
+    assert y[1, 3, 4, 1] == x[1, 1, 2, (1 * 2 + 0) * 2 + 1]
+
+
+def test_unknown_scale_is_refused():
+    with pytest.raises(GanappsError, match="--scale 5"):
+        models.srresnet(5)
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+def test_patches_stay_aligned_through_flips_and_transposition():
+    rng = np.random.default_rng(1)
+    highs = [rng.random((40 + 8 * i, 48, 3)).astype(np.float32) for i in range(3)]
+    block_mean = lambda x: x.reshape(x.shape[0] // 4, 4, x.shape[1] // 4, 4, 3).mean((1, 3))  # noqa: E731
+    pairs = [D.Pair(str(i), block_mean(h), h) for i, h in enumerate(highs)]  # symmetric, as bicubic is
+    low, high = (x.numpy() for x in next(iter(D.patch_dataset(pairs, 4, 6, batch_size=64, seed=3))))
+    assert low.shape == (64, 6, 6, 3) and high.shape == (64, 24, 24, 3)
+    np.testing.assert_allclose(np.stack([block_mean(h) for h in high]), low, atol=1.5 / 255)
+    # some patches are mirrored or transposed: their top-left LR pixel is not the top-left of an image window
+    windows = {tuple(np.round(p.low[y, x] * 255)) for p in pairs for y in range(p.low.shape[0] - 5)
+               for x in range(p.low.shape[1] - 5)}
+    assert 0 < sum(tuple(np.round(patch[0, 0] * 255)) in windows for patch in low) < len(low)
+
+
+def test_patch_stream_resumes_at_any_step():
+    rng = np.random.default_rng(2)
+    pairs = [D.Pair("a", rng.random((10, 12, 3)).astype(np.float32), rng.random((20, 24, 3)).astype(np.float32))]
+    full = list(D.patch_dataset(pairs, 2, 4, 5, seed=7).take(4))
+    resumed = next(iter(D.patch_dataset(pairs, 2, 4, 5, seed=7, start_step=3)))
+    np.testing.assert_array_equal(full[3][1], resumed[1])
+    assert not np.array_equal(full[0][1], full[1][1])
+
+
+def test_downscaling_is_antialiased_bicubic():
+    stripes = np.zeros((64, 64, 3), np.float32)
+    stripes[:, ::2] = 1.0  # a pattern above the LR Nyquist frequency: an antialiased filter averages it out
+    low = D.downscale(stripes, 4)
+    assert low.shape == (16, 16, 3)
+    np.testing.assert_allclose(low[4:-4, 4:-4], 0.5, atol=0.02)
+    expected = np.asarray(Image.fromarray(stripes[..., 0], "F").resize((16, 16), Image.BICUBIC))
+    np.testing.assert_allclose(low[..., 0], np.clip(expected, 0, 1), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------- upscaling
+
+
+def test_tiled_output_equals_the_whole_image():
+    keras.utils.set_random_seed(0)
+    upscaler = lab.Upscaler.from_keras(models.srresnet(4, blocks=2, filters=8), "random")
+    image = np.random.default_rng(3).random((45, 61, 3)).astype(np.float32)
+    whole = upscaler.upscale(image, tile=0)
+    tiled = upscaler.upscale(image, tile=16, overlap=16)
+    assert whole.shape == (180, 244, 3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    assert np.abs(upscaler.upscale(image, tile=16, overlap=0) - whole).max() > 1e-3  # context matters
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "PA", "LA", "I;16", "JPEG"])
+def test_every_image_kind_upscales(mode, tmp_path):
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (10, 14, 3), dtype=np.uint8)
+    if mode == "I;16":
+        picture = Image.fromarray(rng.integers(0, 65536, (10, 14)).astype(np.uint16))
+    elif mode == "PA":
+        picture = Image.fromarray(rgb).convert("P")
+        picture.info["transparency"] = 0
+    elif mode == "JPEG":
+        picture = Image.fromarray(rgb)
+    else:
+        picture = Image.fromarray(rgb).convert(mode)
+    source = tmp_path / ("in.jpg" if mode == "JPEG" else "in.png")
+    picture.save(source)
+    target = lab.output_path(source, 4)
+    lab.upscale_file(nearest_upscaler(), source, target, tile=4, overlap=2)
+    with Image.open(source) as original, Image.open(target) as result:
+        assert result.size == (56, 40)
+        expected_mode = {"P": "RGB", "PA": "RGBA", "LA": "RGBA", "JPEG": "RGB"}.get(mode, mode)
+        assert result.mode == expected_mode
+        if mode == "I;16":  # 16-bit values survive (nearest upsampling of the input)
+            np.testing.assert_allclose(np.asarray(result, np.float64), nearest(np.asarray(original, np.float64)),
+                                       atol=1.0)
+        if mode == "L":
+            np.testing.assert_allclose(np.asarray(result, float), nearest(np.asarray(original, float)), atol=1.0)
+        if mode == "RGBA":  # colour through the model, alpha resized on its own with bicubic
+            alpha = np.asarray(original)[..., 3].astype(np.float32) / 255
+            expected = np.clip(np.asarray(Image.fromarray(alpha, "F").resize((56, 40), Image.BICUBIC)), 0, 1)
+            np.testing.assert_allclose(np.asarray(result)[..., 3] / 255, expected, atol=1 / 255)
+            np.testing.assert_array_equal(np.asarray(result)[..., :3], nearest(np.asarray(original)[..., :3]))
+    assert target.suffix == (".jpg" if mode == "JPEG" else ".png")
+
+
+# ---------------------------------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_scores_the_model_and_bicubic_on_the_y_channel(images):
+    result = lab.evaluate(nearest_upscaler(), images, 4)
+    assert result.summary["images"] == 3
+    for row, path in zip(result.images, sorted(images.glob("*.png"))):
+        high = D.crop_to_scale(np.asarray(Image.open(path), np.float32) / 255, 4)
+        low = D.downscale(high, 4)
+        assert row["psnr"] == pytest.approx(psnr_y(nearest(low), high, 4), abs=1e-3)
+        assert row["bicubic_psnr"] == pytest.approx(psnr_y(D.upscale_bicubic(low, 4), high, 4), abs=1e-3)
+    gain = result.summary["psnr"] - result.summary["bicubic_psnr"]
+    assert result.summary["psnr_gain"] == pytest.approx(gain) and gain < 0  # nearest is worse than bicubic
+    with pytest.raises(GanappsError, match="--scale 2"):
+        lab.evaluate(nearest_upscaler(), images, 2)
+
+
+# ---------------------------------------------------------------------------------------------------- runs and CLI
+
+
+def test_training_run_exports_a_savedmodel_that_matches_the_checkpoint(run, tmp_path):
+    assert (run / "samples" / "epoch_0001.png").exists()
+    from_export = lab.open_upscaler(run)  # the run's export
+    from_checkpoint = lab.Upscaler.from_keras(lab.load_run(run, lab.APP, lab.build_gan).sampling_generator, "ckpt")
+    image = np.random.default_rng(5).random((1, 12, 9, 3)).astype(np.float32)
+    np.testing.assert_allclose(from_export(image), from_checkpoint(image), atol=1e-5)
+    invoke("superres", "export", run, "--out", tmp_path / "model")
+    np.testing.assert_allclose(lab.open_upscaler(tmp_path / "model")(image), from_checkpoint(image), atol=1e-5)
+
+
+def test_upscale_and_evaluate_commands(run, images, tmp_path):
+    invoke("superres", "upscale", images, "--model", run, "--out", tmp_path / "big", "--tile", "16")
+    assert sorted(p.name for p in (tmp_path / "big").iterdir()) == ["hr0_x4.png", "hr1_x4.png", "hr2_x4.png"]
+    output = invoke("superres", "evaluate", "--data", images, "--model", run, "--json").output
+    assert '"summary": true' in output and '"bicubic_psnr"' in output
+
+
+def test_gan_stage_trains_from_a_psnr_run_with_a_local_vgg(run, images, tmp_path):
+    weights = tmp_path / "vgg19_notop.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3)).save_weights(weights)
+    out = tmp_path / "gan"
+    invoke("superres", "train", "--stage", "gan", "--init", run, "--data", images, "--out", out, "--epochs", "1",
+           "--steps", "1", "--vgg-weights", weights, *TINY)
+    history = (out / "history.csv").read_text()
+    assert "content" in history and "d_adv" in history
+    options = lab.TrainOptions(**__import__("json").loads((out / "config.json").read_text())["options"])
+    assert options.g_lr == lab.DEFAULTS["gan"]["g_lr"]  # unset flags took the gan stage's defaults
+
+
+def test_bad_inputs_are_one_line_errors(run, images, tmp_path, monkeypatch, capsys):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    for path in (corrupt, text):
+        assert str(path) in main_error(monkeypatch, capsys, "superres", "upscale", path, "--model", run)
+    assert "no such file" in main_error(monkeypatch, capsys, "superres", "upscale", tmp_path / "nope.png",
+                                        "--model", run)
+    assert "neither a superres run" in main_error(monkeypatch, capsys, "superres", "upscale", corrupt, "--model",
+                                                  images)
+    assert "x4" in main_error(monkeypatch, capsys, "superres", "upscale", corrupt, "--model", run, "--scale", "2")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no image files" in main_error(monkeypatch, capsys, "superres", "upscale", empty, "--model", run)
+    assert "--vgg-weights" in main_error(monkeypatch, capsys, "superres", "train", "--stage", "gan", "--data",
+                                         images, "--out", tmp_path / "g", "--vgg-weights", tmp_path / "no.h5", *TINY)
+    assert "--scale 5" in main_error(monkeypatch, capsys, "superres", "train", "--scale", "5", "--data", images,
+                                     "--out", tmp_path / "s5", *TINY)
