@@ -5,7 +5,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from cli_helpers import invoke, main_error
 from ganapps.apps.superres import data as D
 from ganapps.apps.superres import lab, models

@@ -20,7 +20,13 @@ from ganapps.apps.superres.recipe import (
     TILE_OVERLAP,
 )
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ganapps.core.errors import GanappsError

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
+import ganapps.saved_models
 import keras
 import numpy as np
 import tensorflow as tf
@@ -39,13 +40,19 @@ from ganapps.apps.superres.recipe import (
 )
 from PIL import Image
 
-import ganapps.saved_models
 from ganapps.core import metrics
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator
 from ganapps.core.export import load_generator as load_saved_model
 from ganapps.core.images import atomic_write_bytes, image_grid, load_image, save_image
-from ganapps.core.runs import TrainOptions, TrainResult, compile_gan, load_run, open_model, train_gan
+from ganapps.core.runs import (
+    TrainOptions,
+    TrainResult,
+    compile_gan,
+    load_run,
+    open_model,
+    train_gan,
+)
 
 APP = "superres"
 CONTENT_LOSSES = ("vgg", "pixel")
