@@ -5,6 +5,7 @@ import json
 import shutil
 from dataclasses import asdict
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,6 +13,7 @@ from cli_helpers import invoke, main_error
 from conftest import run_cli
 from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import lab, models
+from ganapps.apps.nextframe.recipe import ROLLOUT
 from PIL import Image
 
 from ganapps.core.errors import GanappsError
@@ -83,12 +85,19 @@ def test_pairs_take_consecutive_frames_within_one_sequence():
     sequences = D.Sequences(frames, np.array([5, 4]), "test")  # frames 0-4 and 5-8
     np.testing.assert_array_equal(sequences.windows(3), [0, 1, 2, 5, 6])
     context, target = next(iter(D.pairs(sequences, 2, batch_size=5, seed=0)))
-    assert context.shape == (5, 4, 4, 2) and target.shape == (5, 4, 4, 1)
+    assert context.shape == (5, 4, 4, 2) and target.shape == (5, 1, 4, 4, 1)
     first = np.round((context.numpy()[:, 0, 0] + 1.0) * 127.5)
-    last = np.round((target.numpy()[:, 0, 0, 0] + 1.0) * 127.5)
+    last = np.round((target.numpy()[:, 0, 0, 0, 0] + 1.0) * 127.5)
     np.testing.assert_array_equal(first[:, 1], first[:, 0] + 1)  # oldest frame first on the channels
     np.testing.assert_array_equal(last, first[:, 0] + 2)
     assert sorted(first[:, 0]) == [0, 1, 2, 5, 6]
+    # A roll-out of 2 steps trains on 2 + 2 consecutive frames: windows 0, 1 and 5 only.
+    context, future = next(iter(D.pairs(sequences, 2, batch_size=3, seed=0, future=2)))
+    assert context.shape == (3, 4, 4, 2) and future.shape == (3, 2, 4, 4, 1)
+    first = np.round((context.numpy()[:, 0, 0, 0] + 1.0) * 127.5)
+    np.testing.assert_array_equal(np.round((future.numpy()[:, :, 0, 0, 0] + 1.0) * 127.5),
+                                  first[:, None] + [2, 3])
+    assert sorted(first) == [0, 1, 5]
     clip = np.random.default_rng(0).normal(size=(2, 3, 4, 4, 3)).astype(np.float32)  # [N, K, S, S, C]
     stacked = D.stack_context(clip).numpy()
     assert stacked.shape == (2, 4, 4, 9)
@@ -154,6 +163,68 @@ def test_gradient_difference_loss_by_hand():
     assert float(models.gradient_difference_loss(target, target)) == 0.0
 
 
+def _pool(frames, factor):
+    """NumPy average pooling of `[N, S, S, C]` by `factor`: the pyramid, computed independently."""
+    n, size, _, c = frames.shape
+    return frames.reshape(n, size // factor, factor, size // factor, factor, c).mean(axis=(2, 4))
+
+
+def _gdl(prediction, target):
+    def grads(x):
+        return np.abs(np.diff(x, axis=1)), np.abs(np.diff(x, axis=2))
+
+    (pi, pj), (ti, tj) = grads(prediction), grads(target)
+    return np.abs(ti - pi).mean() + np.abs(tj - pj).mean()
+
+
+def _last_frame_plus_bias(size, context, bias):
+    """A generator that predicts its last context frame plus a trainable constant, as a pyramid."""
+    frames = keras.Input((size, size, context))
+    last = frames[..., -1:]
+    frame = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(bias))(last)
+    frame = frame + last
+    return keras.Model(frames, [frame, *(keras.layers.AveragePooling2D(f)(frame) for f in models.SCALES[1:])])
+
+
+def test_rollout_training_scores_every_step_by_hand():
+    """rollout 2: step 1 predicts from the true context, step 2 from [context[1:], clipped step 1]; the Lp and GDL
+    terms average both steps over the three scales, the discriminator judges both steps beside their true
+    contexts, and the gradient flows through the fed-back prediction."""
+    size, k, bias = 16, 2, 0.25
+    rng = np.random.default_rng(0)
+    clip = rng.uniform(-1.0, 1.0, (3, k + 2, size, size, 1)).astype(np.float32)  # [N, K + R, S, S, C]
+    clip[:, k - 1, :2] = 0.9  # some pixels the bias pushes past 1: step 2 must read them clipped
+    context, future = D.stack_context(clip[:, :k]), tf.constant(clip[:, k:])
+    gan = models.NextFrameGAN(_last_frame_plus_bias(size, k, bias), models.discriminator(size, 1, k, width=4),
+                              rollout=2)
+    batch = gan.unpack_batch((context, future))
+    for step in range(2):
+        np.testing.assert_array_equal(batch.condition[step], D.stack_context(clip[:, step : step + k]))
+    fake = gan.generate(batch)
+    step1 = clip[:, k - 1] + bias
+    step2 = np.clip(step1, -1.0, 1.0) + bias
+    for predicted, expected in zip(fake, (step1, step2)):
+        for factor, scale in zip(models.SCALES, predicted):
+            np.testing.assert_allclose(scale, _pool(expected, factor), atol=1e-6)
+    assert gan.discriminate(fake, batch)[0].shape == (2 * 3, 3)
+
+    terms = [(_pool(p, f), _pool(clip[:, k + r], f)) for r, p in enumerate((step1, step2)) for f in models.SCALES]
+    lp = np.mean([np.abs(p - t).mean() for p, t in terms])
+    gdl = np.mean([_gdl(p, t) for p, t in terms])
+    variables = gan.generator.trainable_variables
+    with tf.GradientTape() as tape:
+        losses = gan.generator_extra_losses(batch, gan.generate(batch))
+    assert float(losses["lp"]) == pytest.approx(lp, rel=1e-5)
+    assert float(losses["gdl"]) == pytest.approx(gdl, rel=1e-5)
+    # d lp / d bias: step 1 moves by 1 per unit bias, step 2 by 2 where step 1 was not clipped (and by 1 where it
+    # was), each scale's mean of sign(prediction - truth) times that.
+    slope = [np.ones_like(step1), np.where(np.abs(step1) < 1.0, 2.0, 1.0)]
+    expected = np.mean([(np.sign(_pool(p, f) - _pool(clip[:, k + r], f)) * _pool(slope[r], f)).mean()
+                        for r, p in enumerate((step1, step2)) for f in models.SCALES])
+    gradient = tape.gradient(losses["lp"], variables[-1])  # the bias
+    assert float(gradient[0]) == pytest.approx(expected, rel=1e-4)
+
+
 @pytest.mark.parametrize("adversarial_weight", [0.05, 0.0])
 def test_lp_only_model_never_touches_the_discriminator(adversarial_weight):
     config = lab.Config(image_size=SIZE, context=CONTEXT, width=4, channels=1, adversarial_weight=adversarial_weight)
@@ -162,8 +233,8 @@ def test_lp_only_model_never_touches_the_discriminator(adversarial_weight):
     g_before = [w.numpy() for w in gan.generator.weights]
     sequences = D.load_moving_mnist(2)
     sequences = D.Sequences(D.fit_frames(sequences.frames, SIZE, 1), sequences.lengths, sequences.source)
-    history = gan.fit(D.pairs(sequences, CONTEXT, 4, seed=0), steps_per_epoch=2, epochs=1, verbose=0,
-                      shuffle=False).history
+    history = gan.fit(D.pairs(sequences, CONTEXT, 4, seed=0, future=config.rollout), steps_per_epoch=2, epochs=1,
+                      verbose=0, shuffle=False).history
     d_changed = any(not np.array_equal(a, w.numpy()) for a, w in zip(before, gan.discriminator.weights))
     assert d_changed == (adversarial_weight > 0)
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, gan.generator.weights))
@@ -189,6 +260,7 @@ def test_cli_training_writes_a_run_directory(tiny_run):
         assert (tiny_run / path).exists(), path
     config = json.loads((tiny_run / "config.json").read_text())["options"]["extra"]["nextframe"]
     assert config["context"] == CONTEXT and config["channels"] == 1 and config["generator"] == "multiscale"
+    assert config["rollout"] == ROLLOUT
 
 
 def test_export_round_trip(tiny_run, tmp_path):
@@ -260,6 +332,8 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys)
         assert message in main_error(monkeypatch, capsys, "nextframe", "predict", clip, model)
     assert "multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train", "--image-size", 40,
                                           "--out", tmp_path / "bad")
+    assert "--rollout must be at least 1, got 0" in main_error(monkeypatch, capsys, "nextframe", "train", *TINY,
+                                                              "--rollout", 0, "--out", tmp_path / "bad")
     assert "--gp-weight: not supported by nextframe" in main_error(monkeypatch, capsys, "nextframe", "train",
                                                                    "--gp-weight", 1, "--out", tmp_path / "bad")
     # The same through a fresh process: non-zero exit, no traceback.

@@ -19,6 +19,7 @@ from ganapps.apps.nextframe.recipe import (
     IMAGE_SIZE,
     LP,
     LP_WEIGHT,
+    ROLLOUT,
     SEQUENCES,
     WIDTH,
 )
@@ -71,6 +72,10 @@ def train(
     lp: int = typer.Option(LP, "--lp", help="p of the Lp loss: 1 or 2."),
     lp_weight: float = typer.Option(LP_WEIGHT, "--lp-weight", help="lambda_lp."),
     gdl_weight: float = typer.Option(GDL_WEIGHT, "--gdl-weight", help="lambda_gdl (gradient difference loss)."),
+    rollout: int = typer.Option(
+        ROLLOUT, "--rollout",
+        help="Training roll-out steps: the model also predicts from its own fed-back predictions, and every "
+             "step is scored against its true frame (so that long roll-outs do not fade); 1: one-step training."),
     download: bool = typer.Option(True, "--download/--no-download", help="Let tfds:NAME download when the data is "
                                   "not in the local TensorFlow Datasets folder."),
     options=None,
@@ -78,7 +83,7 @@ def train(
     """Train a next-frame predictor; writes a sample grid per epoch, checkpoints and a SavedModel export."""
     lab = _lab()
     config = lab.Config(data, digits, sequences, image_size, channels, context, plain(generator), width,
-                        adversarial_weight, lp, lp_weight, gdl_weight)
+                        adversarial_weight, lp, lp_weight, gdl_weight, rollout)
     start = time.perf_counter()
     run = lab.train(config, options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"

@@ -10,7 +10,8 @@
 - a folder: one subfolder per sequence, holding its frames as image files sorted by name.
 
 Every source becomes a `Sequences` set (uint8 frames of all sequences end to end, and their lengths), and
-`pairs` streams training pairs from it through the core's resumable `array_dataset`.
+`pairs` streams training pairs (K context frames, then the R frames a roll-out is trained against) from it
+through the core's resumable `array_dataset`.
 """
 
 from __future__ import annotations
@@ -315,18 +316,22 @@ def stack_context(frames):
     return tf.reshape(moved, tf.concat([shape[:-2], [shape[-2] * shape[-1]]], axis=0))
 
 
-def pairs(sequences: Sequences, context: int, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
-    """Resumable shuffled batches of (context `[B, S, S, K*C]`, next frame `[B, S, S, C]`) in [-1, 1], one pair
-    per run of K + 1 consecutive frames inside a sequence."""
-    starts = sequences.windows(context + 1)
+def pairs(sequences: Sequences, context: int, batch_size: int, seed: int, start_step: int = 0,
+          future: int = 1) -> tf.data.Dataset:
+    """Resumable shuffled batches of (context `[B, S, S, K*C]`, the next `future` frames `[B, future, S, S, C]`)
+    in [-1, 1], one pair per run of K + `future` consecutive frames inside a sequence (a roll-out of `future`
+    steps is trained against them)."""
+    span = context + future
+    starts = sequences.windows(span)
     if not len(starts):
-        raise GanappsError(f"{sequences.source}: no sequence has the {context + 1} frames a training pair needs "
-                           f"with --context {context}")
+        raise GanappsError(f"{sequences.source}: no sequence has the {span} frames a training pair needs with "
+                           f"--context {context} and --rollout {future}")
     frames = tf.constant(sequences.frames)
-    offsets = tf.range(context + 1, dtype=tf.int64)
+    offsets = tf.range(span, dtype=tf.int64)
 
     def window(first):
         clip = to_float(tf.gather(frames, first[:, None] + offsets))
-        return stack_context(clip[:, :context]), clip[:, context]
+        return stack_context(clip[:, :context]), clip[:, context:]
 
-    return array_dataset(starts, batch_size, seed, start_step).map(window, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    batches = array_dataset(starts, batch_size, seed, start_step)
+    return batches.map(window, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

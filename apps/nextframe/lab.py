@@ -31,6 +31,7 @@ from ganapps.apps.nextframe.recipe import (
     IMAGE_SIZE,
     LP,
     LP_WEIGHT,
+    ROLLOUT,
     SEQUENCES,
     WIDTH,
 )
@@ -85,6 +86,7 @@ class Config:
     lp: int = LP
     lp_weight: float = LP_WEIGHT
     gdl_weight: float = GDL_WEIGHT
+    rollout: int = ROLLOUT  # training roll-out steps, each scored (1: one-step training)
 
     @classmethod
     def of(cls, options: TrainOptions) -> Config:
@@ -105,8 +107,8 @@ def build_gan(options: TrainOptions) -> models.NextFrameGAN:
     generator = models.generator(config.generator, config.image_size, channels, config.context, config.width)
     discriminator = models.discriminator(config.image_size, channels, config.context, config.width)
     gan = models.NextFrameGAN(generator, discriminator, p=config.lp, lp_weight=config.lp_weight,
-                              gdl_weight=config.gdl_weight, ema_decay=options.ema or None, pack=options.pack,
-                              seed=options.seed)
+                              gdl_weight=config.gdl_weight, rollout=config.rollout, ema_decay=options.ema or None,
+                              pack=options.pack, seed=options.seed)
     return compile_gan(gan, options, adversarial_weight=config.adversarial_weight)
 
 
@@ -151,7 +153,8 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
 
     result = train_gan(
         APP, options, build_gan,
-        lambda start: D.pairs(training, config.context, options.batch_size, options.seed, start), write_samples,
+        lambda start: D.pairs(training, config.context, options.batch_size, options.seed, start, config.rollout),
+        write_samples,
         lambda gan, folder: export_model(gan, folder / APP),
     )
     return NextFrameRun(result, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png")
@@ -362,7 +365,8 @@ class Evaluation:
 
 # What a like-with-like baseline shares with the model: its networks' size, its data and its training budget.
 LIKE_FOR_LIKE = ("generator", "width", "context", "image_size", "channels", "data", "digits", "sequences", "lp",
-                 "lp_weight", "gdl_weight", "epochs", "steps", "batch_size", "g_lr", "beta1", "seed", "ema")
+                 "lp_weight", "gdl_weight", "rollout", "epochs", "steps", "batch_size", "g_lr", "beta1",
+                 "lr_decay_start", "seed", "ema")
 
 
 def run_settings(model: Predictor | str | os.PathLike) -> dict | None:

@@ -7,6 +7,8 @@ paper, so that no scale can saturate and stop learning; `next_frame_model` clips
 use. The discriminator has one small convolutional net per scale, each judging [context, frame] at its scale,
 and returns one logit per scale. As in the paper, the adversarial term judges the generator's own prediction at
 each scale, and the generator also minimises an Lp distance and the gradient difference loss (GDL) at each scale.
+Training can also roll the generator out over several steps, feeding its predictions back as
+`predict` does, and score every step (`NextFrameGAN(rollout=R)`).
 
 Loss normalisation: every term is a mean (over pixels, scales and the batch) where the paper sums over pixels;
 Adam does not care about the overall scale, but the adversarial term weighs relatively more here at the same
@@ -150,40 +152,66 @@ def gradient_difference_loss(prediction: tf.Tensor, target: tf.Tensor, alpha: fl
 
 
 class NextFrameGAN(GAN):
-    """Batches are (context `[N, S, S, K*C]`, next frame `[N, S, S, C]`); the context conditions both networks.
+    """Batches are (context `[N, S, S, K*C]`, the next R frames `[N, R, S, S, C]`); R is `rollout`.
 
-    The generator takes no noise (the paper found it made no difference). Its extra terms are
-    `lp_weight * Lp + gdl_weight * GDL`, each averaged over the three scales; the adversarial term comes from
-    the core at `adversarial_weight` (0 gives the Lp-only model: the same generator, no discriminator).
+    Training rolls the generator out as `predict` does (exposure bias: a model that only ever sees true contexts
+    drifts, then fades, once it reads its own predictions): step 1 predicts from the true context, each further
+    step from the last K frames with the earlier predictions (clipped, as in `rollout`) fed back in, gradients
+    flowing through them. Every step is scored against its true frame: the generator's extra terms are
+    `lp_weight * Lp + gdl_weight * GDL`, each averaged over the three scales and the R steps; the adversarial term
+    comes from the core at `adversarial_weight` (0 gives the Lp-only model: the same generator, no
+    discriminator). The discriminator judges each step's frame beside that step's *true* context, so "real"
+    keeps meaning "the frame that follows these true frames", whichever step made the fake. The generator takes
+    no noise (the paper found it made no difference). `rollout` 1 trains one step only.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, p: int = 1, lp_weight: float = 1.0,
-                 gdl_weight: float = 1.0, gdl_alpha: float = 1.0, **kwargs):
+                 gdl_weight: float = 1.0, gdl_alpha: float = 1.0, rollout: int = 1, **kwargs):
         if kwargs.get("pack", 1) != 1:
             raise GanappsError("--pack: next-frame prediction judges a pyramid of frames; packing is not supported")
         super().__init__(generator, discriminator, **kwargs)
         if p not in (1, 2):
             raise GanappsError(f"--lp {p}: choose 1 or 2")
+        if rollout < 1:
+            raise GanappsError(f"--rollout must be at least 1, got {rollout}")
         self.p = int(p)
         self.lp_weight = float(lp_weight)
         self.gdl_weight = float(gdl_weight)
         self.gdl_alpha = float(gdl_alpha)
+        self.rollout = int(rollout)
 
     def unpack_batch(self, data) -> Batch:
-        context, target = data
-        return Batch(pyramid(target), context)
+        """real: each step's true frame as a pyramid; condition: each step's true context, step 1's first."""
+        context, future = data
+        if future.shape[1] != self.rollout:
+            raise ValueError(f"batches hold {future.shape[1]} future frames; rollout {self.rollout} needs that many")
+        channels = future.shape[-1]
+        frames = tf.concat([context, *tf.unstack(future, axis=1)], axis=-1)  # [N, S, S, (K+R)*C], oldest first
+        width = context.shape[-1]
+        contexts = tuple(frames[..., r * channels : r * channels + width] for r in range(self.rollout))
+        return Batch(tuple(pyramid(future[:, r]) for r in range(self.rollout)), contexts)
 
-    def generate(self, batch: Batch, training: bool = True) -> list[tf.Tensor]:
-        return list(self.generator(batch.condition, training=training))
+    def generate(self, batch: Batch, training: bool = True) -> tuple[list[tf.Tensor], ...]:
+        """Each roll-out step's pyramid, step 1 from the true context, later ones from fed-back predictions."""
+        context, steps = batch.condition[0], []
+        for step in range(self.rollout):
+            steps.append(list(self.generator(context, training=training)))
+            if step + 1 < self.rollout:
+                frame = tf.clip_by_value(steps[-1][0], -1.0, 1.0)
+                context = tf.concat([context[..., frame.shape[-1]:], frame], axis=-1)
+        return tuple(steps)
 
     def discriminate(self, samples, batch: Batch, training: bool = True):
-        logits = self.discriminator([*samples, batch.condition], training=training)
+        """One logit per step, sample and scale: `[R*N, 3]`, the steps stacked on the batch axis."""
+        frames = [tf.concat([step[scale] for step in samples], axis=0) for scale in range(len(SCALES))]
+        logits = self.discriminator([*frames, tf.concat(batch.condition, axis=0)], training=training)
         return tf.cast(logits, tf.float32), None
 
     def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
-        scales = len(SCALES)
-        lp = tf.add_n([lp_loss(f, r, self.p) for f, r in zip(fake, batch.real)]) / scales
-        gdl = tf.add_n([gradient_difference_loss(f, r, self.gdl_alpha) for f, r in zip(fake, batch.real)]) / scales
+        terms = len(SCALES) * self.rollout
+        pairs = [(f, r) for fake_step, real_step in zip(fake, batch.real) for f, r in zip(fake_step, real_step)]
+        lp = tf.add_n([lp_loss(f, r, self.p) for f, r in pairs]) / terms
+        gdl = tf.add_n([gradient_difference_loss(f, r, self.gdl_alpha) for f, r in pairs]) / terms
         return {"lp": self.lp_weight * lp, "gdl": self.gdl_weight * gdl}
 
     def metric_names(self) -> list[str]:

@@ -8,6 +8,9 @@ WIDTH = 16  # filters of the generator's and discriminator's first layers (the p
 GENERATORS = ("multiscale", "convlstm")
 SEQUENCES = 2000  # generated Moving MNIST training sequences (16 training pairs each with 4 context frames)
 HORIZONS = 10  # evaluated prediction steps
+# Training roll-out: the generator predicts from the true context, then from its own predictions fed back, for
+# ROLLOUT steps, each scored against its true frame (1: one-step training, whose roll-outs fade).
+ROLLOUT = 3
 
 # The paper's loss weights (Mathieu et al. 2016, section 4): lambda_adv 0.05, lambda_lp 1 with p = 1,
 # lambda_gdl 1 with alpha = 1.
@@ -16,6 +19,7 @@ LP = 1
 LP_WEIGHT = 1.0
 GDL_WEIGHT = 1.0
 
-# The default training options: 1,200 steps, about 10 minutes per model on two CPU cores shared with other work
-# (600 s of CPU for the GAN, 430 s for the Lp-only model); see README for what they reach.
-DEFAULTS = dict(epochs=8, steps=150, batch_size=16, loss="non-saturating", g_lr=1e-3, d_lr=2e-4, beta1=0.5)
+# The default training options: 800 steps of batch 8, each rolled out ROLLOUT steps (24 judged frames a step), the
+# learning rates decaying linearly to 0 over the second half; see README for the time taken and what it reaches.
+DEFAULTS = dict(epochs=8, steps=100, batch_size=8, loss="non-saturating", g_lr=1e-3, d_lr=2e-4, beta1=0.5,
+                lr_decay_start=0.5)
