@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older Typer on the public Click
 
 from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.nextframe.cli import app as nextframe_app
+from ganapps.apps.superres.cli import app as superres_app
 from ganapps.apps.toy.cli import app as toy_app
 from ganapps.core.errors import GanappsError
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(toy_app, name="toy")
 app.add_typer(dcgan_app, name="dcgan")
 app.add_typer(nextframe_app, name="nextframe")
+app.add_typer(superres_app, name="superres")
 
 
 @app.command()
