@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from ganapps.core.gan import GAN, _pack
 from ganapps.core.layers import MinibatchStdDev
+from ganapps.core.strategy import resolve_strategy
 
 
 def tiny_models(pack=1, features=False, batch_norm=False):
@@ -35,15 +36,10 @@ def one_fit(strategy, steps=2, batch=8, ema=None, pack=1, **compile_args):
     return [v.numpy() for v in gan.weights], gan
 
 
-_MIRRORED = []
-
-
 def mirrored():
-    """One MirroredStrategy over the two logical CPUs for the whole module (TF collectives are keyed
-    per strategy; several instances in one process can mismatch their keys)."""
-    if not _MIRRORED:
-        _MIRRORED.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-    return _MIRRORED[0]
+    """The process's one MirroredStrategy over the two logical CPUs, the same instance the CLI uses (a second
+    instance would reuse the first one's collective keys)."""
+    return resolve_strategy("mirrored")
 
 
 CONFIGS = {
