@@ -96,3 +96,27 @@ def train_options(**defaults) -> Callable:
 
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object per line instead of a table.")
+
+
+def add_export_command(
+    app: typer.Typer,
+    name: str,
+    export: Callable[[], Callable[[Path, Path | None, int], Path]],
+    doc: str,
+    out_help: str = "Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout).",
+) -> None:
+    """Give an app its `export RUN [--out] [--version]` command, the same in every app.
+
+    `export` returns the lab's `export(run, out, version)`; it is a thunk so that TensorFlow loads only when the
+    command runs (`--help` stays fast).
+    """
+
+    def command(
+        run: Path = typer.Argument(..., help=f"A run directory written by `{name} train`.", show_default=False),
+        out: Path = typer.Option(None, "--out", "-o", show_default=f"RUN/export/{name}", help=out_help),
+        version: int = typer.Option(1, "--version", help="Version folder name."),
+    ) -> None:
+        typer.echo(f"exported: {export()(run, out, version)}")
+
+    command.__doc__ = doc
+    app.command("export")(command)

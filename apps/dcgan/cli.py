@@ -16,7 +16,13 @@ from ganapps.apps.dcgan.recipe import (
 )
 from rich.console import Console
 
-from ganapps.options import JsonOption, choices, plain, train_options
+from ganapps.options import (
+    JsonOption,
+    add_export_command,
+    choices,
+    plain,
+    train_options,
+)
 
 app = typer.Typer(
     help="DCGAN (Radford et al. 2016): train on embedded digit glyphs, an image folder or a TensorFlow Datasets "
@@ -162,12 +168,8 @@ def evaluate(
                   f"{result.extractor} features)")
 
 
-@app.command()
-def export(
-    run: Path = typer.Argument(..., help="A run directory written by `dcgan train`.", show_default=False),
-    out: Path = typer.Option(None, "--out", "-o", show_default="RUN/export/dcgan",
-                             help="Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout)."),
-    version: int = typer.Option(1, "--version", help="Version folder name."),
-) -> None:
-    """Export a run's generator (the EMA copy if trained with --ema) from its last checkpoint as a SavedModel."""
-    console.print(f"exported: {_lab().export(run, out, version)}")
+add_export_command(
+    app, "dcgan", lambda: _lab().export,
+    "Export a run's generator (the EMA copy if trained with --ema) from its last checkpoint as a "
+    "SavedModel.",
+)

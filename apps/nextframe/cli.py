@@ -26,7 +26,13 @@ from ganapps.apps.nextframe.recipe import (
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import JsonOption, choices, plain, train_options
+from ganapps.options import (
+    JsonOption,
+    add_export_command,
+    choices,
+    plain,
+    train_options,
+)
 
 app = typer.Typer(
     help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
@@ -153,12 +159,8 @@ def evaluate(
                       f"{'; '.join(result.baseline_differs)}")
 
 
-@app.command()
-def export(
-    run: Path = typer.Argument(..., help="A run directory written by `nextframe train`.", show_default=False),
-    out: Path = typer.Option(None, "--out", "-o", show_default="RUN/export/nextframe",
-                             help="Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout)."),
-    version: int = typer.Option(1, "--version", help="Version folder name."),
-) -> None:
-    """Export a run's generator as a SavedModel: `context` [N, S, S, K*C] in [-1, 1] in, next `frame` out."""
-    console.print(f"exported: {_lab().export(run, out, version)}")
+add_export_command(
+    app, "nextframe", lambda: _lab().export,
+    "Export a run's generator as a SavedModel: `context` [N, S, S, K*C] in [-1, 1] in, next `frame` "
+    "out.",
+)

@@ -30,7 +30,13 @@ from rich.progress import (
 from rich.table import Table
 
 from ganapps.core.errors import GanappsError
-from ganapps.options import JsonOption, choices, plain, train_options
+from ganapps.options import (
+    JsonOption,
+    add_export_command,
+    choices,
+    plain,
+    train_options,
+)
 
 app = typer.Typer(
     help="SRGAN super-resolution (Ledig et al. 2017): train on HR images (offline: T91 + BSD200), upscale any "
@@ -157,13 +163,7 @@ def evaluate(
                f"{result.summary['ssim_gain']:+.4f} SSIM")
 
 
-@app.command()
-def export(
-    run: Path = typer.Argument(..., help="A run directory written by `superres train`.", show_default=False),
-    out: Path = typer.Option(None, "--out", "-o", show_default="RUN/export/superres",
-                             help="Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout)."),
-    version: int = typer.Option(1, "--version", help="Version folder name."),
-) -> None:
-    """Export a run's generator as a SavedModel: `image` [N, h, w, 3] in [0, 1] in, `upscaled` out."""
-    lab = _lab()
-    console.print(f"exported: {lab.export(run, out or Path(run) / 'export' / lab.APP, version)}")
+add_export_command(
+    app, "superres", lambda: _lab().export,
+    "Export a run's generator as a SavedModel: `image` [N, h, w, 3] in [0, 1] in, `upscaled` out.",
+)

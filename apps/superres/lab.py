@@ -337,6 +337,7 @@ def evaluate(upscaler: Upscaler, data: str | os.PathLike, scale: int | None = No
     return Evaluation(scale, rows, summary)
 
 
-def export(run: str | os.PathLike, out: str | os.PathLike, version: int = 1) -> Path:
-    """A run's generator (EMA copy when there is one) as a TF Serving SavedModel `out/version`."""
-    return export_model(load_run(run, APP, build_gan), out, version)
+def export(run: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1) -> Path:
+    """A run's generator (EMA copy when there is one) as a TF Serving SavedModel `out/version`; `out` defaults to
+    the run's `export/superres`, the folder training writes at its end."""
+    return export_model(load_run(run, APP, build_gan), Path(out) if out else Path(run) / "export" / APP, version)
