@@ -5,6 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from cli_helpers import invoke, main_error
 from ganapps.apps.superres import data as D
 from ganapps.apps.superres import lab, models
@@ -55,6 +56,25 @@ def test_generator_upscales_any_size_by_its_factor(scale):
     stages = [layer for layer in g.layers if isinstance(layer, models.PixelShuffle)]
     assert [s.factor for s in stages] == {2: [2], 3: [3], 4: [2, 2]}[scale]
     assert models.discriminator(8)(np.zeros((2, 24, 20, 3), np.float32)).shape == (2, 1)
+
+
+def test_an_untrained_generator_is_bicubic_and_learns_a_residual_on_it():
+    g = models.srresnet(4, blocks=1, filters=8)
+    image = np.random.default_rng(1).random((1, 9, 13, 3)).astype(np.float32)
+    bicubic = tf.image.resize(image, (36, 52), method="bicubic").numpy()
+    np.testing.assert_array_equal(g(image).numpy(), bicubic)
+    tail = g.get_layer("tail")
+    kernel, bias = tail.get_weights()
+    tail.set_weights([kernel, np.full_like(bias, 0.2)])
+    np.testing.assert_allclose(g(image).numpy(), bicubic + 0.1, atol=1e-6)  # 0.5 x the tail, on top of bicubic
+
+
+def with_random_tail(generator: keras.Model) -> keras.Model:
+    """A generator whose last layer is not zero, so that its network (not only its bicubic base) shows in tests."""
+    tail = generator.get_layer("tail")
+    kernel, bias = tail.get_weights()
+    tail.set_weights([np.random.default_rng(0).normal(0, 0.05, kernel.shape).astype(np.float32), bias])
+    return generator
 
 
 def test_pixel_shuffle_is_depth_to_space():
@@ -111,7 +131,7 @@ def test_downscaling_is_antialiased_bicubic():
 
 def test_tiled_output_equals_the_whole_image():
     keras.utils.set_random_seed(0)
-    upscaler = lab.Upscaler.from_keras(models.srresnet(4, blocks=2, filters=8), "random")
+    upscaler = lab.Upscaler.from_keras(with_random_tail(models.srresnet(4, blocks=2, filters=8)), "random")
     image = np.random.default_rng(3).random((45, 61, 3)).astype(np.float32)
     whole = upscaler.upscale(image, tile=0)
     tiled = upscaler.upscale(image, tile=16, overlap=16)

@@ -5,7 +5,9 @@ The generator works on images in [0, 1], `[N, h, w, 3]` -> `[N, h*s, w*s, 3]`, f
 SavedModel upscales any size. Residual blocks run at the low resolution; sub-pixel convolutions (a convolution
 to s^2 times the channels, then depth-to-space) upsample at the end, 2x per stage for scales 2 and 4, one 3x
 stage for scale 3. As in EDSR (Lim et al. 2017) the blocks have no batch normalisation: it lowers PSNR, and
-without it a tiled image equals a whole one.
+without it a tiled image equals a whole one. Unlike SRResNet, the network learns a residual on top of bicubic
+upsampling (VDSR's global residual learning, Kim et al. 2016) with a zero-initialised last layer: an untrained
+generator is exactly bicubic, and a small one trained briefly on a CPU only has to learn the missing detail.
 """
 
 from __future__ import annotations
@@ -38,6 +40,27 @@ class PixelShuffle(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+@keras.saving.register_keras_serializable("ganapps")
+class BicubicUpsample(keras.layers.Layer):
+    """Bicubic upsampling by an integer `factor` of any input size (the base the generator adds its residual to)."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * self.factor
+        return tf.image.resize(x, size, method="bicubic")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        scale = lambda v: None if v is None else v * self.factor  # noqa: E731
+        return (n, scale(h), scale(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def upsampling_factors(scale: int) -> list[int]:
     """Sub-pixel stages for a scale: 2 -> [2], 3 -> [3], 4 -> [2, 2]."""
     if scale not in (2, 3, 4):
@@ -46,7 +69,8 @@ def upsampling_factors(scale: int) -> list[int]:
 
 
 def srresnet(scale: int = 4, blocks: int = 16, filters: int = 64) -> keras.Model:
-    """SRResNet: a 9x9 head, `blocks` residual blocks (conv-PReLU-conv), a long skip, sub-pixel upsampling."""
+    """SRResNet: a 9x9 head, `blocks` residual blocks (conv-PReLU-conv), a long skip, sub-pixel upsampling; its
+    output is added to the bicubic upsampling of the input."""
     factors = upsampling_factors(scale)
     image = keras.Input((None, None, 3), name="image")
     head = layers.Conv2D(filters, 9, padding="same", name="head")(layers.Rescaling(2.0, offset=-1.0)(image))
@@ -63,9 +87,11 @@ def srresnet(scale: int = 4, blocks: int = 16, filters: int = 64) -> keras.Model
         x = layers.Conv2D(filters * factor**2, 3, padding="same", name=f"upsample{i}")(x)
         x = PixelShuffle(factor)(x)
         x = layers.PReLU(shared_axes=[1, 2])(x)
-    x = layers.Conv2D(3, 9, padding="same", name="tail", dtype="float32")(x)
+    x = layers.Conv2D(3, 9, padding="same", kernel_initializer="zeros", name="tail", dtype="float32")(x)
     # Outputs in [0, 1] without a saturating activation: clipping happens in inference, not in training.
-    return keras.Model(image, layers.Rescaling(0.5, offset=0.5, dtype="float32")(x), name=f"srresnet_x{scale}")
+    base = BicubicUpsample(scale, dtype="float32", name="bicubic")(image)
+    detail = layers.Rescaling(0.5, dtype="float32")(x)
+    return keras.Model(image, layers.Add(dtype="float32", name="upscaled")([base, detail]), name=f"srresnet_x{scale}")
 
 
 def discriminator(filters: int = 64) -> keras.Model:

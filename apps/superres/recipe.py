@@ -20,7 +20,7 @@ VGG_LAYER = "block5_conv4"  # the paper's VGG54
 VGG_RESCALE = 1 / 12.75  # the paper's feature rescaling
 
 DEFAULTS = {
-    "psnr": dict(epochs=10, steps=300, batch_size=16, g_lr=1e-3, d_lr=1e-4, beta1=0.9, beta2=0.999,
+    "psnr": dict(epochs=8, steps=300, batch_size=16, g_lr=1e-3, d_lr=1e-4, beta1=0.9, beta2=0.999,
                  lr_decay_start=0.3),
     "gan": dict(epochs=4, steps=250, batch_size=16, g_lr=1e-4, d_lr=1e-4, beta1=0.9, beta2=0.999,
                 loss="non-saturating"),
