@@ -142,7 +142,7 @@ def train(config: Config | None = None, options: TrainOptions | None = None) -> 
     """Train one stage on `config.data`; each epoch writes bicubic | model | original for a held-out crop."""
     config = config or Config()
     options = options or default_options(config.stage)
-    models.upsampling_factors(config.scale)
+    models.check_scale(config.scale)
     if config.patch < 8:
         raise GanappsError(f"--patch {config.patch}: must be at least 8 low-resolution pixels")
     pairs = D.training_pairs(config.data, config.scale, config.patch)
