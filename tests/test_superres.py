@@ -246,3 +246,18 @@ def test_bad_inputs_are_one_line_errors(run, images, tmp_path, monkeypatch, caps
                                          images, "--out", tmp_path / "g", "--vgg-weights", tmp_path / "no.h5", *TINY)
     assert "--scale 5" in main_error(monkeypatch, capsys, "superres", "train", "--scale", "5", "--data", images,
                                      "--out", tmp_path / "s5", *TINY)
+
+
+# ------------------------------------------------------------------------------------------------ shipped model
+
+
+def test_the_shipped_model_meets_the_srcnn_bar_on_set5():
+    """`upscale` and `evaluate` use saved_models/superres_x4 by default; it must keep beating SRCNN (30.48 dB)."""
+    set5 = D.default_eval_folder("set5")
+    if not set5.is_dir():
+        pytest.skip(f"{set5} is not here")
+    upscaler = lab.open_upscaler()
+    result = lab.evaluate(upscaler, set5)
+    assert result.summary["images"] == 5 and result.summary["scale"] == 4
+    assert result.summary["bicubic_psnr"] == pytest.approx(28.43, abs=0.01)
+    assert result.summary["psnr"] >= 30.5
