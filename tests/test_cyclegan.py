@@ -1,0 +1,364 @@
+"""The cyclegan app: the synthetic pair, data sources and batches, networks, losses and the history pool by hand,
+1-vs-2-replica equality, and every command on tiny runs (synthetic, a folder pair, a mocked tfds set)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from cli_helpers import invoke, main_error
+from ganapps.apps.cyclegan import data as D
+from ganapps.apps.cyclegan import lab, models
+from PIL import Image
+
+from ganapps.core import metrics
+from ganapps.core.errors import GanappsError
+from ganapps.core.export import load_generator
+from ganapps.core.gan import Batch
+from ganapps.core.strategy import resolve_strategy
+
+SIZE = 32
+# One replica: tracing the step is most of a tiny run's cost, and two replicas double it (conftest splits the CPU,
+# so `auto` would pick mirrored); test_two_replicas_match_one covers the step on two.
+TINY = ["--image-size", SIZE, "--width", 4, "--blocks", 1, "--batch-size", 2, "--epochs", 1, "--steps", 2,
+        "--strategy", "default"]
+
+
+def write_images(folder, count, size=(40, 36), seed=0):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{k:02d}.png")
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def test_synthetic_pair_has_a_known_mapping_and_is_trained_unpaired():
+    training = D.synthetic(20, SIZE)
+    held_out = D.synthetic(20, SIZE, held_out=True)
+    assert training.a.shape == training.b.shape == (20, SIZE, SIZE, 3) and training.a.dtype == np.uint8
+    assert held_out.paired and not training.paired
+    # The truth: held-out B is exactly the B rendering of the scene shown in A.
+    scenes = D.scenes(20, seed=2)
+    assert np.array_equal(held_out.b[3], D.render(scenes[3], D.OUTLINED, SIZE))
+    assert np.array_equal(held_out.a[3], D.render(scenes[3], D.FLAT, SIZE))
+    # Training A and B show different scenes: where A has background, B need not.
+    background_a = np.all(training.a == D.FLAT.background, axis=-1)
+    background_b = np.all(training.b == D.OUTLINED.background, axis=-1)
+    assert (background_a != background_b).mean() > 0.1
+    # The styles differ everywhere: the identity baseline is far from the truth.
+    unit = lambda x: x.astype(np.float32) / 255.0
+    assert metrics.psnr(unit(held_out.a), unit(held_out.b)) < 6.0
+    # Style B is style A's scene recoloured and outlined: where A shows a kind's fill, B shows that kind's fill or
+    # the outline (nearest of B's colours).
+    palette = np.array([D.OUTLINED.background, *D.OUTLINED.fills, D.OUTLINED.outline], np.float32)
+    a, b = D.synthetic(20, 64, held_out=True).a, D.synthetic(20, 64, held_out=True).b
+    nearest = np.argmin(((b[..., None, :].astype(np.float32) - palette) ** 2).sum(-1), axis=-1)
+    for kind, fill_a in enumerate(D.FLAT.fills):
+        inside = np.all(a == fill_a, axis=-1)
+        assert inside.sum() > 100 and np.isin(nearest[inside], [1 + kind, len(palette) - 1]).mean() > 0.99
+
+
+def test_tfds_names_cover_both_directions():
+    import tensorflow_datasets as tfds
+
+    stored = {config.name for config in tfds.builder_cls("cycle_gan").BUILDER_CONFIGS}
+    assert set(D.TFDS_CONFIGS) == stored
+    source = D.resolve("photos2monet")
+    assert (source.tfds_name, source.swap, source.names) == ("cycle_gan/monet2photo", True, ("photo", "monet"))
+    assert (D.resolve("photo2monet").tfds_name, D.resolve("photo2monet").swap) == ("cycle_gan/monet2photo", True)
+    assert D.resolve("tfds:cycle_gan/horse2zebra").names == ("horse", "zebra")
+    zebra = D.resolve("zebra2horse")
+    assert (zebra.tfds_name, zebra.swap, zebra.names) == ("cycle_gan/horse2zebra", True, ("zebra", "horse"))
+    assert D.resolve("winter2summer_yosemite").tfds_name == "cycle_gan/summer2winter_yosemite"
+    assert D.resolve("maps").swap is False
+    with pytest.raises(GanappsError, match="no_such2thing: unknown dataset"):
+        D.resolve("no_such2thing")
+
+
+def test_tfds_under_mock_data_trains_and_evaluates(tmp_path):
+    import tensorflow_datasets as tfds
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, strides=2)(inputs))
+    keras.Model(inputs, features, name="features").save(tmp_path / "features.keras")
+    with tfds.testing.mock_data(num_examples=5):
+        domains = D.load(D.resolve("zebra2horse"), SIZE, held_out=True)
+        config = lab.Config("zebra2horse", image_size=SIZE, width=4, blocks=1)
+        options = lab.default_options(out=tmp_path / "run", epochs=1, steps=2, batch_size=2, verbose=0,
+                                      strategy="default")
+        run = lab.train(config, options)
+        evaluation = lab.evaluate(tmp_path / "run", num=5, extractor=str(tmp_path / "features.keras"))
+    assert domains.a.shape == (5, SIZE, SIZE, 3) and domains.names == ("zebra", "horse")
+    assert run.names == ("zebra", "horse") and run.samples.is_file()
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["options"]["extra"]["cyclegan"]
+    assert saved["data"] == "zebra2horse" and saved["jitter"] is True
+    rows = evaluation.as_dicts()
+    assert {(r["direction"], r["model"]) for r in rows[:-1]} == {(d, m) for d in ("a2b", "b2a")
+                                                                for m in ("cyclegan", "identity")}
+    assert all(r["fid"] >= 0 and np.isfinite(r["kid"]) for r in rows[:-1])
+    assert rows[-1]["extractor"] == "features" and rows[-1]["images"] == 5
+
+
+def test_offline_tfds_names_what_to_pass_instead(tmp_path):
+    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*--domain-a DIR --domain-b"):
+        D.load(D.resolve("horse2zebra"), SIZE, download=False, data_dir=str(tmp_path))
+
+
+def test_folder_layout_and_held_out_share(tmp_path):
+    write_images(tmp_path / "set" / "trainA", 3)
+    write_images(tmp_path / "set" / "trainB", 4)
+    source = D.resolve(str(tmp_path / "set"))
+    assert source.kind == "folders" and source.folders[2] is None
+    train, test = D.load(source, SIZE), D.load(source, SIZE, held_out=True)
+    assert (len(train.a), len(test.a), len(train.b), len(test.b)) == (2, 1, 3, 1)
+    write_images(tmp_path / "set" / "testA", 2)
+    write_images(tmp_path / "set" / "testB", 2)
+    assert D.load(D.resolve(str(tmp_path / "set")), SIZE, held_out=True).a.shape == (2, SIZE, SIZE, 3)
+    with pytest.raises(GanappsError, match="missing trainB"):
+        write_images(tmp_path / "half" / "trainA", 2)
+        D.resolve(str(tmp_path / "half"))
+
+
+def test_batches_are_unpaired_resumable_and_mirrored_or_jittered():
+    domains = D.Domains(np.arange(6)[:, None, None, None] * np.ones((1, SIZE, SIZE, 3), np.uint8) * 40,
+                        np.arange(6)[:, None, None, None] * np.ones((1, SIZE, SIZE, 3), np.uint8) * 40 + 1,
+                        ("a", "b"), "test")
+    stream = D.unpaired_batches(domains, 3, seed=5)
+    batches = [tuple(x.numpy() for x in batch) for batch in stream.take(4)]
+    again = [tuple(x.numpy() for x in batch) for batch in D.unpaired_batches(domains, 3, seed=5, start_step=2).take(2)]
+    for (a1, b1), (a2, b2) in zip(batches[2:], again):
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(b1, b2)
+    ids = lambda x: np.round((x[:, 0, 0, 0] + 1) * 127.5).astype(int) // 40
+    assert any(not np.array_equal(ids(a), ids(b)) for a, b in batches)  # each domain shuffled on its own
+    # Mirroring only: every image is its source or its source flipped left-right.
+    gradient = np.tile(np.arange(SIZE, dtype=np.uint8)[None, :, None] * 8, (SIZE, 1, 3))
+    ramp = D.Domains(np.stack([gradient] * 8), np.stack([gradient] * 8), ("a", "b"), "ramp")
+    a, _ = next(iter(D.unpaired_batches(ramp, 8, seed=0)))
+    source = D.to_float(gradient).numpy()
+    flipped = [np.array_equal(x, source[:, ::-1]) for x in a.numpy()]
+    assert all(f or np.array_equal(x, source) for f, x in zip(flipped, a.numpy())) and 0 < sum(flipped) < 8
+    # Jitter: resized by 286/256 and cropped back, so neighbouring columns of the ramp move less than 8 levels.
+    a, _ = next(iter(D.unpaired_batches(ramp, 8, seed=0, jitter=True)))
+    steps = np.abs(np.diff((a.numpy() + 1) * 127.5, axis=2))[:, :, 2:-2]
+    assert a.shape == (8, SIZE, SIZE, 3) and 5.0 < steps.mean() < 7.9
+
+
+# ---------------------------------------------------------------------------------------------- networks
+
+
+def test_network_shapes_and_the_70_pixel_patch():
+    g = models.generator(SIZE, blocks=2, width=4)
+    x = tf.random.uniform((2, SIZE, SIZE, 3), -1, 1)
+    y = g(x)
+    assert y.shape == x.shape and float(tf.reduce_max(tf.abs(y))) <= 1.0
+    norms = [layer for layer in g.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert len(norms) == 2 + 2 + 2 * 2 + 1  # every convolution but the last
+    assert models.discriminator(64, width=4)(tf.zeros((1, 64, 64, 3))).shape == (1, 6, 6, 1)
+    # The receptive field of one patch logit, from the layers' kernels and strides: 70x70 pixels. (Instance norm
+    # lets global statistics through, so gradients cannot show it.)
+    field, jump = 1, 1
+    for layer in models.discriminator(128, width=2).layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            field, jump = field + (layer.kernel_size[0] - 1) * jump, jump * layer.strides[0]
+    assert field == 70
+
+
+def test_reflection_padding_and_instance_norm_match_numpy():
+    x = np.random.default_rng(0).normal(size=(2, 5, 6, 3)).astype(np.float32) * 3 + 1
+    np.testing.assert_array_equal(models.ReflectionPad2D(2)(x).numpy(),
+                                  np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect"))
+    expected = (x - x.mean(axis=(1, 2), keepdims=True)) / np.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(models.instance_norm()(x).numpy(), expected, atol=1e-5)
+
+
+def one_conv(name, filters, strides=1, activation=None):
+    images = keras.Input((SIZE, SIZE, 3))
+    layer = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
+    return keras.Model(images, layer(images), name=name)
+
+
+def tiny_gan(pool_size=0, minimal=False, **kwargs):
+    """The paper's networks at their smallest, or (`minimal`) one convolution per network, for the replica test:
+    the networks treat every image on its own, so only the step can tell replicas apart, and tracing one step of
+    the full networks on two replicas would be most of this file's time."""
+    keras.utils.set_random_seed(1)
+    if minimal:
+        networks = (models.pair(one_conv("a2b", 3, activation="tanh"), one_conv("b2a", 3, activation="tanh"),
+                                "generators"),
+                    models.pair(one_conv("d_a", 1, strides=2), one_conv("d_b", 1, strides=2), "discriminators"))
+    else:
+        networks = models.cycle_networks(SIZE, blocks=1, width=2)
+    gan = models.CycleGAN(*networks, pool_size=pool_size, seed=3, **kwargs)
+    gan.compile(keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01), loss="least-squares", adversarial_weight=2.0)
+    return gan
+
+
+def test_losses_by_hand():
+    gan = tiny_gan()
+    rng = np.random.default_rng(0)
+    a, b = (tf.constant(rng.uniform(-1, 1, (2, SIZE, SIZE, 3)), tf.float32) for _ in range(2))
+    batch = Batch((a, b))
+    g_terms, _ = gan.generator_terms(batch)
+    g, f = (lambda x: gan.g_ab(x).numpy()), (lambda x: gan.g_ba(x).numpy())
+    an, bn = a.numpy(), b.numpy()
+    cycle = np.abs(f(g(an)) - an).mean() + np.abs(g(f(bn)) - bn).mean()
+    identity = np.abs(g(bn) - bn).mean() + np.abs(f(an) - an).mean()
+    adversarial = np.mean((gan.d_a(f(bn)).numpy() - 1) ** 2) + np.mean((gan.d_b(g(an)).numpy() - 1) ** 2)
+    assert float(g_terms["cycle"]) == pytest.approx(10 * cycle, rel=1e-5)
+    assert float(g_terms["identity"]) == pytest.approx(5 * identity, rel=1e-5)
+    assert float(g_terms["g_adv"]) == pytest.approx(adversarial, rel=1e-5)  # the paper's E[(D(G(x)) - 1)^2]
+    d_terms = gan.discriminator_terms(batch)  # no pool: the current translations
+    expected = sum(0.5 * np.mean((d(real).numpy() - 1) ** 2) + 0.5 * np.mean(d(fake).numpy() ** 2)
+                   for d, real, fake in ((gan.d_a, an, f(bn)), (gan.d_b, bn, g(an))))
+    assert float(d_terms["d_adv"]) == pytest.approx(expected, rel=1e-5)
+
+
+def reference_pool(images, draws, size):
+    """The paper's ImagePool.query, one image at a time, with the given draws."""
+    pool, shown = [], []
+    for image, (coin, slot) in zip(images, draws):
+        if len(pool) < size:
+            pool.append(image)
+            shown.append(image)
+        elif coin < 0.5:
+            k = int(slot * size)
+            shown.append(pool[k])
+            pool[k] = image
+        else:
+            shown.append(image)
+    return np.stack(shown), pool
+
+
+def test_history_pool_matches_the_paper():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(9, 2, 2, 1)).astype(np.float32)
+    draws = rng.uniform(size=(9, 2)).astype(np.float32)
+    draws[5:, 1] = 0.6  # two swaps in one batch hitting one slot: the second sees the first's image
+    shown, buffer, filled = models.pool_step(tf.constant(images), tf.constant(draws), tf.zeros((3, 2, 2, 1)),
+                                             tf.constant(0), 3)
+    expected, pool = reference_pool(images, draws, 3)
+    np.testing.assert_array_equal(shown.numpy(), expected)
+    np.testing.assert_array_equal(buffer.numpy(), np.stack(pool))
+    assert int(filled) == 3 and not np.array_equal(expected, images)
+
+
+def fit_weights(strategy):
+    """Two steps of global batch 4 with a pool of 2 (both filling and swapping), under `strategy`."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (8, SIZE, SIZE, 3)).astype(np.float32) for _ in range(2))
+    with strategy.scope():
+        gan = tiny_gan(pool_size=2, minimal=True, ema_decay=0.9)
+    gan.fit(tf.data.Dataset.from_tensor_slices((a, b)).batch(4), epochs=1, verbose=0, shuffle=False)
+    return [v.numpy() for v in gan.weights], gan
+
+
+def test_two_replicas_match_one():
+    single, gan = fit_weights(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    double, _ = fit_weights(resolve_strategy("mirrored"))
+    assert [int(filled.numpy()) for _, filled in gan.pools] == [2, 2]
+    initial = [v.numpy() for v in tiny_gan(pool_size=2, minimal=True, ema_decay=0.9).weights]
+    assert sum(not np.allclose(x, y) for x, y in zip(single, initial)) >= 8  # both steps changed every network
+    assert len(single) == len(double)
+    for x, y in zip(single, double):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- the commands
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One epoch of a tiny CycleGAN on the synthetic pair, through the command line."""
+    out = tmp_path_factory.mktemp("cyclegan") / "run"
+    invoke("cyclegan", "train", "--out", out, "--scenes", 8, *TINY)
+    return out
+
+
+def test_training_writes_a_run_directory(run):
+    for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png", "history.csv",
+                 "export/cyclegan/a2b/1/saved_model.pb", "export/cyclegan/b2a/1/saved_model.pb"):
+        assert (run / path).exists(), path
+    with Image.open(run / "samples" / "epoch_0001.png") as grid:  # 4 rows of 6 images with a 2-pixel gutter
+        assert grid.size == (6 * (SIZE + 2) + 2, 4 * (SIZE + 2) + 2)
+    config = json.loads((run / "config.json").read_text())["options"]
+    assert config["extra"]["cyclegan"]["blocks"] == 1 and config["extra"]["cyclegan"]["jitter"] is False
+    assert config["loss"] == "least-squares" and config["lr_decay_start"] == 0.5
+
+
+def test_export_round_trip(run, tmp_path):
+    gan = lab.load_gan(run)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, SIZE, SIZE, 3)).astype(np.float32)
+    invoke("cyclegan", "export", run, "--out", tmp_path / "served", "--version", 2)
+    for direction in ("a2b", "b2a"):
+        expected = gan.translator(direction)(images).numpy()
+        for folder in (run / "export" / "cyclegan", tmp_path / "served"):
+            version = "1" if folder.name == "cyclegan" else "2"
+            assert (folder / direction / version / "saved_model.pb").exists()
+            served = load_generator(folder / direction)(image=tf.constant(images))["translation"].numpy()
+            np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_translate_a_file_and_a_folder(run, tmp_path):
+    scenes = D.synthetic(3, SIZE, held_out=True)
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for k, image in enumerate(scenes.b):
+        Image.fromarray(image).save(tmp_path / "in" / ("sub" if k else "") / f"{k}.png")
+    invoke("cyclegan", "translate", tmp_path / "in" / "0.png", run, "--direction", "b2a", "--out", tmp_path / "one.png")
+    expected = lab.translate_images(run, D.to_float(scenes.b).numpy(), "b2a")
+    with Image.open(tmp_path / "one.png") as image:
+        np.testing.assert_allclose(np.asarray(image) / 127.5 - 1, expected[0], atol=1 / 127.5 + 1e-6)
+    invoke("cyclegan", "translate", tmp_path / "in", run, "--direction", "b2a", "--out", tmp_path / "many")
+    assert sorted(p.relative_to(tmp_path / "many").as_posix() for p in (tmp_path / "many").rglob("*.png")) == [
+        "0.png", "sub/1.png", "sub/2.png"]
+
+
+def test_evaluate_json_on_the_synthetic_pair(run):
+    result = invoke("cyclegan", "evaluate", run, "--num", 6, "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    scores, summary = rows[:-1], rows[-1]
+    held_out = D.synthetic(6, SIZE, held_out=True)
+    identity = metrics.psnr(held_out.a / 255.0, held_out.b / 255.0)
+    for row in scores:
+        if row["model"] == "identity":
+            assert row["psnr"] == pytest.approx(identity, abs=1e-4)
+    fake_b = lab.translate_images(run, D.to_float(held_out.a).numpy(), "a2b")
+    a2b = next(r for r in scores if r["direction"] == "a2b" and r["model"] == "cyclegan")
+    assert a2b["psnr"] == pytest.approx(metrics.psnr((fake_b + 1) / 2, held_out.b / 255.0), abs=1e-4)
+    assert summary["images"] == 6 and summary["psnr_gain_a2b"] == pytest.approx(a2b["psnr"] - identity, abs=1e-4)
+
+
+def test_folder_pair_trains_from_the_command_line(tmp_path):
+    write_images(tmp_path / "horses", 4, seed=1)
+    write_images(tmp_path / "zebras", 3, size=(30, 50), seed=2)
+    out = tmp_path / "run"
+    invoke("cyclegan", "train", "--domain-a", tmp_path / "horses", "--domain-b", tmp_path / "zebras", "--out", out,
+           *TINY, "--no-jitter")
+    saved = json.loads((out / "config.json").read_text())["options"]["extra"]["cyclegan"]
+    assert saved["data"] is None and saved["domain_a"] == str((tmp_path / "horses").resolve())
+    assert (out / "export" / "cyclegan" / "b2a" / "1" / "saved_model.pb").exists()
+
+
+def test_bad_inputs_are_one_line_errors(run, tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty").mkdir()
+    write_images(tmp_path / "ok", 2)
+    train = ["cyclegan", "train", "--out", tmp_path / "bad", *TINY]
+    cases = {
+        (*train, "--domain-a", tmp_path / "missing", "--domain-b", tmp_path / "ok"): "--domain-a",
+        (*train, "--domain-a", tmp_path / "empty", "--domain-b", tmp_path / "ok"): "no image files",
+        (*train, "--domain-a", tmp_path / "ok"): "--domain-a and --domain-b go together",
+        (*train, "horse2cow"): "horse2cow: unknown dataset",
+        (*train, str(tmp_path / "nowhere" / "x")): "no such folder",
+        (*train, "--gp-weight", 1): "--gp-weight: not supported by cyclegan",
+        ("cyclegan", "translate", tmp_path / "missing.png", run): "no such image file or folder",
+        ("cyclegan", "translate", tmp_path / "ok", tmp_path / "no-model"): "no such run directory or SavedModel",
+        ("cyclegan", "evaluate", run / "export" / "cyclegan"): "pass --data",
+    }
+    for args, message in cases.items():
+        assert message in main_error(monkeypatch, capsys, *args)
+    error = main_error(monkeypatch, capsys, "cyclegan", "translate", tmp_path / "ok", run, "--direction", "a2c")
+    assert "--direction" in error and "a2c" in error
