@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import urllib.error
 from pathlib import Path
 
@@ -168,6 +169,17 @@ def test_training_writes_samples_checkpoint_and_export(run):
     # The export and the checkpoint hold the same generator.
     from_checkpoint = lab.Generator.from_keras(lab.load_gan(run).sampling_generator, "checkpoint")
     np.testing.assert_allclose(lab.sample(run, 8, seed=5), lab.sample(from_checkpoint, 8, seed=5), atol=1e-5)
+
+
+def test_a_run_killed_while_exporting_opens_from_its_checkpoint(run, tmp_path):
+    """An interrupted export leaves only a dot-named staging folder: the run is then opened from its checkpoint."""
+    killed = tmp_path / "killed"
+    shutil.copytree(run, killed, ignore=shutil.ignore_patterns("export"))
+    (killed / "export" / "dcgan" / ".1.staging.x" / "variables").mkdir(parents=True)
+    (killed / "export" / "dcgan" / ".1.staging.x" / "saved_model.pb").write_bytes(b"half")
+    generator = lab.load_generator(killed)
+    assert generator.source == str(killed)  # the checkpoint, not the export
+    np.testing.assert_allclose(lab.sample(generator, 4, seed=1), lab.sample(run, 4, seed=1), atol=1e-5)
 
 
 def test_sample_writes_a_grid(run, tmp_path):

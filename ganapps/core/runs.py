@@ -125,7 +125,7 @@ def open_model(path: str | Path, app: str, build: Callable[[TrainOptions], GAN],
         raise GanappsError(f"{path}: no such run directory or SavedModel")
     if read_run_config(path, app) is not None:
         export = path / "export" / app
-        if export.is_dir():
+        if _holds_saved_model(export):
             return kind.from_saved_model(export)
         return kind.from_keras(load_run(path, app, build).sampling_generator, str(path))
     try:
@@ -134,6 +134,15 @@ def open_model(path: str | Path, app: str, build: Callable[[TrainOptions], GAN],
         raise GanappsError(
             f"{path}: neither a {app} run directory (no config.json) nor an exported {what} (no saved_model.pb)"
         ) from None
+
+
+def _holds_saved_model(folder: Path) -> bool:
+    """Whether `folder` holds a finished SavedModel: a run killed while exporting leaves only a dot-named staging
+    folder there, and its checkpoint is then the model to open."""
+    return folder.is_dir() and any(
+        not any(part.startswith(".") for part in found.relative_to(folder).parts)
+        for found in folder.rglob("saved_model.pb")
+    )
 
 
 def _write_json(path: Path, data: dict) -> None:
