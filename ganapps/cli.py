@@ -13,6 +13,7 @@ try:  # Typer >= 0.20 vendors its own Click
 except ImportError:  # pragma: no cover - older Typer on the public Click
     from click import exceptions as click_errors
 
+from ganapps.apps.cgan.cli import app as cgan_app
 from ganapps.apps.cyclegan.cli import app as cyclegan_app
 from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.nextframe.cli import app as nextframe_app
@@ -33,6 +34,7 @@ app.add_typer(dcgan_app, name="dcgan")
 app.add_typer(nextframe_app, name="nextframe")
 app.add_typer(superres_app, name="superres")
 app.add_typer(cyclegan_app, name="cyclegan")
+app.add_typer(cgan_app, name="cgan")
 
 
 @app.command()

@@ -1,0 +1,38 @@
+"""The app's names and default recipe, importable without TensorFlow (so `--help` stays fast)."""
+
+CONDITIONS = ("label", "metadata", "text", "image+metadata")
+DISCRIMINATORS = ("concat", "projection", "acgan")
+DEFAULT_DATA = "glyphs"
+IMAGE_SIZE = 32
+LATENT_DIM = 64
+WIDTH = 32
+EMBED_DIM = 64  # the condition's embedding, concatenated to the latent
+TEXT_LENGTH = 16  # tokens kept per caption
+TEXT_VOCABULARY = 200  # the most frequent caption words (more than the embedded captions use)
+AUX_WEIGHT = 1.0  # auxiliary classifier / metadata regressor term (AC-GAN) on both networks
+MISMATCH_WEIGHT = 1.0  # text: real image with another caption counts as fake (Reed et al.'s matching-aware D)
+L1_WEIGHT = 20.0  # image+metadata: L1 to the true redrawing, beside the adversarial term
+DIVERSITY_WEIGHT = 0.1  # mode seeking: keeps the generator from drawing one image per condition
+GRID_SAMPLES = 100  # per-epoch sample grid: 10 rows of 10
+
+# The embedded procedural set: a digit glyph per image with a pose, a size, a position and a colour.
+# (name, low, high, unit): the ranges every rendering is drawn from; hue is one of six colour bands.
+ATTRIBUTES = (
+    ("angle", -45.0, 45.0, "degrees anticlockwise"),
+    ("scale", 0.55, 1.0, "of the full glyph size"),
+    ("x", -3.0, 3.0, "pixels right of centre"),
+    ("y", -3.0, 3.0, "pixels below centre"),
+    ("hue", -15.0, 315.0, "degrees (red 0, yellow 60, green 120, cyan 180, blue 240, magenta 300)"),
+)
+COLOURS = ("red", "yellow", "green", "cyan", "blue", "magenta")  # hue 60 * index, +- 15 degrees
+IMAGE_ATTRIBUTES = ("angle", "scale")  # what image+metadata redraws; the rest of the original is kept
+
+# Default training options, per condition: about five minutes each on two shared CPU cores (see README).
+DEFAULTS = dict(epochs=6, steps=300, batch_size=32, loss="non-saturating", g_lr=2e-4, d_lr=2e-4, beta1=0.5)
+
+# Semi-supervised learning (Salimans et al. 2016, MNIST): the labelled images per class and the budget.
+SEMISUP_LABELS = 100
+# The paper's 3e-3 for both networks was no better than the supervised baseline in 2,000-update runs on 4,000
+# images (231 vs 265, 244 vs 227 test errors); a slower discriminator (3e-4) and generator (1e-3) were (see README).
+SEMISUP_DEFAULTS = dict(epochs=10, steps=200, batch_size=100, loss="non-saturating", g_lr=1e-3, d_lr=3e-4,
+                        beta1=0.5, feature_matching=1.0)

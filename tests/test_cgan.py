@@ -1,0 +1,469 @@
+"""The cgan app: the procedural data set, condition parsing, every conditioning path's networks and train step,
+the independent judge, export round trips with the condition as input, semisup, and one-line errors."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from cli_helpers import invoke, main_error
+from ganapps.apps.cgan import data as D
+from ganapps.apps.cgan import evaluators as E
+from ganapps.apps.cgan import lab, models, semisup
+from PIL import Image
+
+from ganapps.core import losses as L
+from ganapps.core.errors import GanappsError
+from ganapps.core.export import load_generator
+
+TINY = dict(latent_dim=8, width=4)
+TINY_OPTIONS = dict(epochs=1, steps=2, batch_size=8, verbose=0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    """Judges are trained in a cache of this module's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+def test_scenes_carry_their_attributes_and_captions():
+    scenes = D.render_scenes(300, seed=3)
+    assert scenes.images.shape == (300, 32, 32, 3) and scenes.images.dtype == np.uint8
+    assert np.array_equal(np.bincount(scenes.labels), np.full(10, 30))
+    ranges = D.attribute_ranges()
+    assert np.all(scenes.metadata >= ranges[:, 0]) and np.all(scenes.metadata <= ranges[:, 1])
+    for text, digit, colour in zip(scenes.captions, scenes.labels, scenes.colours):
+        words = text.replace(",", "").split()
+        assert D.COLOURS[colour] in words and (str(digit) in words or D.DIGIT_WORDS[digit] in words), text
+    # The pixels have the colour the caption names: the brightest pixel's hue is within 15 degrees of it.
+    for image, hue, colour in zip(scenes.images[:20], scenes.metadata[:20, 4], scenes.colours[:20]):
+        pixel = image.reshape(-1, 3)[image.reshape(-1, 3).sum(1).argmax()] / 255.0
+        import colorsys
+
+        seen = colorsys.rgb_to_hsv(*pixel)[0] * 360.0
+        assert abs((seen - 60 * colour + 180) % 360 - 180) <= 16, (seen, hue)
+    again = D.render_scenes.__wrapped__(300, 3)
+    assert np.array_equal(scenes.images, again.images) and list(scenes.captions) == list(again.captions)
+
+
+def test_angles_turn_anticlockwise_and_scale_shrinks():
+    upright = D.draw(1, 1, 0.0, 1.0, 0.0, 0.0, 0.0)[..., 0]
+    turned = D.draw(1, 1, 30.0, 1.0, 0.0, 0.0, 0.0)[..., 0]
+    ys, xs = np.nonzero(turned > 128)
+    top, bottom = xs[ys < ys.mean()].mean(), xs[ys > ys.mean()].mean()
+    assert top < bottom - 2  # anticlockwise: the top of the 1 leans left
+    small = D.draw(1, 1, 0.0, 0.55, 0.0, 0.0, 0.0)[..., 0]
+    assert 0.2 < (small > 128).sum() / (upright > 128).sum() < 0.45  # area goes with scale squared (0.30)
+    shifted = D.draw(1, 1, 0.0, 1.0, 3.0, 0.0, 0.0)[..., 0]
+    assert np.nonzero(shifted > 128)[1].mean() - np.nonzero(upright > 128)[1].mean() == pytest.approx(3, abs=0.5)
+    assert D.pose_words(31) == "rotated 30 degrees left" and D.pose_words(-2) == "upright"
+
+
+def test_pairs_redraw_the_same_glyph_in_another_pose():
+    pairs = D.render_pairs(40, seed=1)
+    assert pairs.originals.shape == pairs.images.shape == (40, 32, 32, 3)
+    assert pairs.attributes == ("angle", "scale") and pairs.metadata.shape == (40, 2)
+    assert not np.allclose(pairs.metadata, pairs.original_metadata)
+    # Same colour: the mean colour of lit pixels agrees.
+    for original, image in zip(pairs.originals[:10], pairs.images[:10]):
+        a = original.reshape(-1, 3)[original.max(-1).ravel() > 200].mean(0)
+        b = image.reshape(-1, 3)[image.max(-1).ravel() > 200].mean(0)
+        np.testing.assert_allclose(a, b, atol=40)
+
+
+def test_split_is_fixed_and_disjoint():
+    examples = D.render_scenes(500, 0)
+    train, held_out = D.split(examples)
+    assert (len(train), len(held_out)) == (400, 100)
+    again, _ = D.split(examples)
+    assert np.array_equal(train.labels, again.labels)
+    rows = {image.tobytes() for image in train.images}
+    assert not any(image.tobytes() in rows for image in held_out.images)
+
+
+def write_folder(folder: Path, rows: list[str], header: str = "file,label,angle", count: int = 4) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        Image.fromarray(np.full((20 + k, 24, 3), 30 * k, np.uint8)).save(folder / f"img{k}.png")
+    (folder / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def test_folders_with_labels_csv_and_captions_jsonl(tmp_path):
+    folder = write_folder(tmp_path / "named", ["img0.png,cat,10", "img1.png,dog,20", "img2.png,cat,-5",
+                                                 "img3.png,dog,0"])
+    examples = D.load(str(folder), 16)
+    assert examples.images.shape == (4, 16, 16, 1) and examples.class_names == ("cat", "dog")  # grey stays grey
+    assert list(examples.labels) == [0, 1, 0, 1] and examples.attributes == ("angle",)
+    np.testing.assert_allclose(examples.metadata[:, 0], [10, 20, -5, 0])
+    captions = tmp_path / "captions"
+    write_folder(captions, [])
+    (captions / "labels.csv").unlink()
+    (captions / "captions.jsonl").write_text('{"file": "img0.png", "caption": "a dark square"}\n\n'
+                                             '{"file": "img1.png", "caption": "a grey square"}\n')
+    assert list(D.load(str(captions), 16).captions) == ["a dark square", "a grey square"]
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (["img0.png,3,abc"], "file,label,angle", r"line 2: metadata columns \(angle\) must be numbers"),
+    (["missing.png,3,1"], "file,label,angle", r"line 2: no image file .*missing.png"),
+    (["img0.png,3"], "name,label", "a 'file' column"),
+    (["img0.png,,1"], "file,label,angle", "line 2: empty label"),
+])
+def test_bad_labels_csv_is_one_line(tmp_path, rows, header, message):
+    folder = write_folder(tmp_path / "bad", rows, header)
+    with pytest.raises(GanappsError, match=message):
+        D.load(str(folder))
+
+
+def test_bad_captions_and_missing_tables(tmp_path):
+    folder = write_folder(tmp_path / "bad", [])
+    (folder / "labels.csv").unlink()
+    with pytest.raises(GanappsError, match="expected labels.csv .* or captions.jsonl"):
+        D.load(str(folder))
+    (folder / "captions.jsonl").write_text('{"file": "img0.png"}\n')
+    with pytest.raises(GanappsError, match="line 1: expected a JSON object with 'file' and 'caption'"):
+        D.load(str(folder))
+    (folder / "captions.jsonl").write_text('{"file": "img0.png", "caption": "  "}\n')
+    with pytest.raises(GanappsError, match="line 1: empty caption"):
+        D.load(str(folder))
+    with pytest.raises(GanappsError, match="no such folder, MNIST CSV file"):
+        D.load(str(tmp_path / "nowhere"))
+    with pytest.raises(GanappsError, match="rendered pairs of the embedded set"):
+        D.load(str(folder), pairs=True)
+
+
+def test_mnist_csv(shared_data):
+    examples = D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 32)
+    assert examples.images.shape == (5000, 32, 32, 1) and examples.classes == 10
+    assert np.array_equal(np.bincount(examples.labels), np.full(10, 500))
+    train, test = D.split(examples)
+    assert (len(train), len(test)) == (4000, 1000)
+
+
+# ---------------------------------------------------------------------------------------------------- conditions
+
+
+def test_metadata_parsing_and_one_line_errors():
+    attributes = D.Attributes(("angle", "scale"), np.array([[-45, 45], [0.55, 1.0]], np.float32))
+    assert attributes.parse("angle=30, scale=0.8") == {"angle": 30.0, "scale": 0.8}
+    vectors = attributes.vectors({"angle": 30.0}, 50, seed=1)
+    assert np.all(vectors[:, 0] == 30) and 0.55 <= vectors[:, 1].min() and vectors[:, 1].max() <= 1.0
+    assert len(np.unique(vectors[:, 1])) == 50
+    for text, message in [("angle", "expected NAME=VALUE pairs"), ("tilt=3", "unknown attribute 'tilt'"),
+                          ("angle=abc", "angle='abc' is not a number"), ("angle=90", "outside the range"),
+                          ("scale=nan", "outside the range"), (",", "no NAME=VALUE pairs")]:
+        with pytest.raises(GanappsError, match=message) as caught:
+            attributes.parse(text)
+        assert "\n" not in str(caught.value)
+    names = tuple(map(str, range(10)))
+    assert D.check_label("7", names) == 7 and D.check_label("dog", ("cat", "dog")) == 1
+    with pytest.raises(GanappsError, match=r"--label '12': unknown label; this model knows 0-9"):
+        D.check_label(12, names)
+    with pytest.raises(GanappsError, match="this model knows cat, dog"):
+        D.check_label("bird", ("cat", "dog"))
+    with pytest.raises(GanappsError, match="--text: empty caption"):
+        D.check_text("   ")
+
+
+# ---------------------------------------------------------------------------------------------------- networks
+
+
+def tiny_gan(condition: str, discriminator: str = "projection", **config):
+    """A compiled tiny GAN for `condition`, its fitted config, and 8 examples."""
+    examples = lab.load_examples(lab.Config(condition=condition, channels=3))
+    cfg = lab._fit(lab.Config(condition=condition, channels=3, discriminator=discriminator, **TINY, **config),
+                   examples.subset(np.arange(200)))
+    gan = lab.build_gan(lab.default_options(**TINY_OPTIONS, extra={lab.APP: lab.asdict(cfg)}))
+    return gan, cfg, examples.subset(np.arange(8))
+
+
+def batch_of(cfg: lab.Config, examples: D.Examples):
+    condition = lab.conditions(cfg, examples)
+    images = tf.constant(lab.to_float(examples.images))
+    if cfg.condition == "image+metadata":
+        return images, (tf.constant(lab.to_float(condition[0])), tf.constant(condition[1]))
+    return images, tf.constant(condition)
+
+
+@pytest.mark.parametrize("condition, discriminator, aux_weight, terms", [
+    ("label", "projection", 1.0, ["d_aux", "g_aux", "mode_seeking"]),
+    ("label", "concat", 0.0, ["mode_seeking"]),
+    ("label", "acgan", 1.0, ["d_aux", "g_aux"]),
+    ("metadata", "projection", 1.0, ["d_aux", "g_aux", "mode_seeking"]),
+    ("text", "projection", 1.0, ["mismatch", "mode_seeking"]),
+    ("image+metadata", "projection", 1.0, ["l1", "d_aux", "g_aux"]),
+])
+def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_weight, terms):
+    gan, cfg, examples = tiny_gan(condition, discriminator, aux_weight=aux_weight)
+    images, condition_batch = batch_of(cfg, examples)
+    fake = gan.generate(gan.unpack_batch((images, condition_batch)), training=False)
+    assert fake.shape == (8, 32, 32, 3)
+    before = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    logs = {k: float(v) for k, v in gan.train_step((images, condition_batch)).items()}
+    for name in ["d_adv", "g_adv", *terms]:
+        assert np.isfinite(logs[name]) and name in gan.metric_names(), name
+    assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, gan.generator.trainable_weights))
+    out = gan.discriminator([images, *gan._conditions(condition_batch)])
+    assert out["logit"].shape == (8, 1)
+    if "d_aux" in terms:
+        assert out["aux"].shape == (8, {"label": 10, "metadata": 5, "image+metadata": 2}[condition])
+    else:
+        assert "aux" not in out and "d_aux" not in gan.metric_names()
+
+
+def test_the_condition_changes_the_sample():
+    gan, cfg, _ = tiny_gan("label")
+    z = np.random.default_rng(0).standard_normal((2, cfg.latent_dim)).astype(np.float32)
+    a = gan.generator([np.repeat(z[:1], 2, 0), np.array([3, 7], np.int32)], training=False)
+    assert not np.allclose(a[0], a[1])  # same noise, other label
+
+
+def test_acgan_refuses_text_and_pack_is_refused():
+    with pytest.raises(GanappsError, match="acgan needs labels or metadata"):
+        models.discriminator(models.ConditionSpec("text", vocabulary_size=10), width=4, kind="acgan")
+    spec = models.ConditionSpec("label", classes=10)
+    g, d = models.generator(spec, latent_dim=8, width=4), models.discriminator(spec, width=4)
+    with pytest.raises(GanappsError, match="--pack"):
+        models.ConditionalGAN(g, d, spec, pack=2)
+    with pytest.raises(GanappsError, match="--condition 'pose'"):
+        models.ConditionSpec("pose")
+
+
+def test_mismatch_term_is_the_loss_of_real_images_under_rolled_conditions():
+    gan, cfg, examples = tiny_gan("text")
+    images, condition = batch_of(cfg, examples)
+    batch = gan.unpack_batch((images, condition))
+    real_logits, _ = gan.discriminate(images, batch, training=False)
+    terms = gan.discriminator_extra_losses(batch, None, real_logits, None)
+    rolled = gan.discriminator([images, tf.roll(condition, 1, axis=0)], training=True)["logit"]  # as in the step
+    expected = np.mean(np.log1p(np.exp(-real_logits.numpy()))) + np.mean(np.log1p(np.exp(rolled.numpy())))
+    assert float(terms["mismatch"]) == pytest.approx(expected, rel=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------- the judge
+
+
+def test_the_judge_scores_real_labels_high_and_shuffled_labels_low(shared_data):
+    mnist = D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 32)
+    train, test = D.split(mnist)
+    judge = E.Judge(E.train_judge(train.subset(np.arange(0, 4000, 2)), epochs=2), (), np.zeros((0, 2)))
+    reading = judge.read(lab.to_float(test.images))
+    right, per_class = E.label_accuracy(reading.labels, test.labels, 10)
+    shuffled, _ = E.label_accuracy(reading.labels, np.random.default_rng(0).permutation(test.labels), 10)
+    assert right > 0.85 and shuffled < 0.2, (right, shuffled)
+    assert len(per_class) == 10 and min(per_class) > 0.5
+    assert reading.colours is None and reading.metadata is None
+    # Within-label spread: real images of one label differ; copies of one image per label do not.
+    first = {k: test.images[test.labels == k][0] for k in range(10)}
+    copies = lab.to_float(np.stack([first[k] for k in test.labels]))
+    assert E.spread(lab.to_float(test.images), test.labels) > 0.1 and E.spread(copies, test.labels) == 0.0
+
+
+def test_the_judge_reads_colour_and_metadata():
+    train, test = D.render_scenes(1000, seed=5), D.render_scenes(200, seed=6)
+    judge = E.Judge(E.train_judge(train, D.attribute_ranges(), epochs=2), train.attributes, D.attribute_ranges())
+    reading = judge.read(lab.to_float(test.images))
+    assert np.mean(reading.colours == test.colours) > 0.8
+    errors, shares = E.metadata_errors(reading.metadata, test.metadata, D.attribute_ranges())
+    _, shuffled = E.metadata_errors(reading.metadata, test.metadata[::-1], D.attribute_ranges())
+    assert errors.shape == (5,) and shares[1] < 0.7 * shuffled[1]  # scale is read, not guessed
+
+
+# ---------------------------------------------------------------------------------------------------- a tiny run
+
+
+@pytest.fixture(scope="module")
+def label_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cgan") / "label"
+    invoke("cgan", "train", "--epochs", "1", "--steps", "3", "--batch-size", "8", "--width", "4", "--latent-dim", "8",
+           "--out", out)
+    return out
+
+
+def test_label_run_writes_grid_checkpoint_and_conditional_export(label_run, tmp_path):
+    for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png",
+                 "export/cgan/1/saved_model.pb", "export/cgan/1/assets.extra/cgan.json"):
+        assert (label_run / path).exists(), path
+    config = json.loads((label_run / "config.json").read_text())["options"]["extra"]["cgan"]
+    assert config["condition"] == "label" and config["class_names"] == [str(k) for k in range(10)]
+    assert np.asarray(Image.open(label_run / "samples/epoch_0001.png")).shape == (10 * 34 + 2, 10 * 34 + 2, 3)
+    # The export takes the label as an input and draws what the checkpoint's generator draws.
+    signature = load_generator(label_run / "export" / "cgan")
+    assert set(signature.structured_input_signature[1]) == {"latent", "label"}
+    z = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    labels = np.array([0, 3, 7, 9], np.int32)
+    served = signature(latent=tf.constant(z), label=tf.constant(labels))["samples"].numpy()
+    gan = lab.load_gan(label_run)
+    np.testing.assert_allclose(served, gan.sampling_generator([z, labels], training=False), atol=1e-5)
+    # Re-export under another version and generate from it through the command line.
+    invoke("cgan", "export", label_run, "--out", tmp_path / "served", "--version", "3")
+    out = tmp_path / "sevens.png"
+    assert "16 images" in invoke("cgan", "generate", tmp_path / "served", "--label", "7", "--out", out).stdout
+    assert np.asarray(Image.open(out)).shape == (4 * 34 + 2, 4 * 34 + 2, 3)
+    every = lab.generate(label_run, num=2)
+    assert every.images.shape == (20, 32, 32, 3) and every.conditions[:4] == ["0", "0", "1", "1"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--label", "12"], "--label '12': unknown label; this model knows 0-9"),
+    (["--label", "seven"], "--label 'seven': unknown label"),
+    (["--metadata", "angle=30"], "--metadata: this is a label model; pass --label"),
+    (["--text", "a red 7"], "--text: this is a label model; pass --label"),
+    (["--num", "0"], "--num must be at least 1"),
+])
+def test_bad_conditions_are_one_line_errors(label_run, monkeypatch, capsys, args, message):
+    line = main_error(monkeypatch, capsys, "cgan", "generate", label_run, *args, "--out", "unused.png")
+    assert message in line
+
+
+def test_evaluate_json_scores_label_accuracy(label_run, monkeypatch):
+    monkeypatch.setattr(E, "EPOCHS", 1)
+    monkeypatch.setattr(E, "training_examples", lambda *args, **kwargs: D.render_scenes(600, seed=7))
+    result = invoke("cgan", "evaluate", label_run, "--num", "50", "--json")
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert len(rows) == 12 and rows[0]["scope"] == "all" and rows[0]["what"] == "label accuracy"
+    assert [row["scope"] for row in rows[1:11]] == [str(k) for k in range(10)]
+    assert 0.0 <= rows[0]["generated"] <= 1.0 and rows[0]["samples"] == 50
+    # 50 images spread evenly: 5 per class, so the overall accuracy is the mean of the per-class ones.
+    assert rows[0]["generated"] == pytest.approx(np.nanmean([row["generated"] for row in rows[1:11]]))
+    assert rows[11]["what"] == "within-label spread" and rows[11]["generated"] >= 0 and rows[11]["real"] > 0
+
+
+def in_process_run(tmp_path: Path, condition: str, **config) -> Path:
+    options = lab.default_options(out=tmp_path / condition.replace("+", "_"), **TINY_OPTIONS)
+    lab.train(lab.Config(condition=condition, **TINY, **config), options, progress=False)
+    return options.out
+
+
+def test_text_run_exports_a_string_signature_and_refuses_bad_text(tmp_path, monkeypatch, capsys):
+    run = in_process_run(tmp_path, "text")
+    signature = load_generator(run / "export" / "cgan")
+    spec = signature.structured_input_signature[1]
+    assert spec["text"].dtype == tf.string
+    z = np.zeros((2, 8), np.float32)
+    captions = ["a small red 7 rotated 30 degrees left", "the number two in blue"]
+    served = signature(latent=tf.constant(z), text=tf.constant(captions))["samples"].numpy()
+    gan = lab.load_gan(run)
+    config = lab.Config.from_dict(lab._run_config(run))
+    direct = gan.sampling_generator([z, lab.tokens(config, captions)], training=False)
+    np.testing.assert_allclose(served, direct, atol=1e-5)
+    assert not np.allclose(served[0], served[1])  # same noise, other caption
+    for args, message in [(["--text", "  "], "--text: empty caption"),
+                          (["--text", "zzz qqq"], "none of its words are in the model's vocabulary"),
+                          ([], "--text: this is a text model; pass a caption"),
+                          (["--label", "3"], "--label: this is a text model; pass --text")]:
+        assert message in main_error(monkeypatch, capsys, "cgan", "generate", run, *args, "--out", "x.png")
+
+
+def test_metadata_run_round_trip_and_bad_metadata(tmp_path, monkeypatch, capsys):
+    run = in_process_run(tmp_path, "metadata", discriminator="acgan")
+    signature = load_generator(run / "export" / "cgan")
+    assert set(signature.structured_input_signature[1]) == {"latent", "metadata"}
+    # The export reads metadata in the attributes' own units and draws what the checkpoint's generator draws.
+    z = np.random.default_rng(3).standard_normal((2, 8)).astype(np.float32)
+    metadata = np.array([[30.0, 0.8, 0.0, 1.0, 120.0], [-40.0, 0.6, 2.0, -2.0, 0.0]], np.float32)
+    served = signature(latent=tf.constant(z), metadata=tf.constant(metadata))["samples"].numpy()
+    np.testing.assert_allclose(served, lab.load_gan(run).sampling_generator([z, metadata], training=False), atol=1e-5)
+    generated = lab.generate(run, metadata="angle=30,scale=0.8", num=3, seed=2)
+    assert generated.images.shape == (3, 32, 32, 3) and generated.conditions[0].startswith("angle=30, scale=0.8")
+    for args, message in [(["--metadata", "angle=3O"], "--metadata: angle='3O' is not a number"),
+                          (["--metadata", "angle:30"], "expected NAME=VALUE pairs"),
+                          (["--metadata", "pose=1"], "unknown attribute 'pose'; this model knows angle, scale, x, y, hue"),
+                          (["--metadata", "hue=350"], "hue=350 is outside the range the model was trained on, -15 to 315")]:
+        assert message in main_error(monkeypatch, capsys, "cgan", "generate", run, *args, "--out", "x.png")
+
+
+def test_image_metadata_run_redraws_an_image_file(tmp_path, monkeypatch, capsys):
+    run = in_process_run(tmp_path, "image+metadata")
+    assert set(load_generator(run / "export" / "cgan").structured_input_signature[1]) == {"image", "metadata"}
+    original = tmp_path / "seven.png"
+    Image.fromarray(D.draw(7, 1, 0.0, 0.9, 0.0, 0.0, 0.0)).save(original)
+    out = tmp_path / "redrawn.png"
+    invoke("cgan", "generate", run, "--image", original, "--metadata", "angle=30", "--num", "3", "--out", out)
+    assert np.asarray(Image.open(out)).shape == (2 * 34 + 2, 2 * 34 + 2, 3)  # the original and 3 redrawings
+    assert "--image: this is an image+metadata model" in main_error(
+        monkeypatch, capsys, "cgan", "generate", run, "--metadata", "angle=3", "--out", "x.png")
+    assert "no such file" in main_error(monkeypatch, capsys, "cgan", "generate", run, "--image",
+                                        tmp_path / "none.png", "--out", "x.png")
+
+
+def test_a_pretrained_text_encoder_plugs_in(tmp_path):
+    vectorize = keras.layers.TextVectorization(output_sequence_length=6, vocabulary=["red", "blue", "7", "seven"])
+    text = keras.Input((), dtype="string")
+    vectors = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(6, 5)(vectorize(text)))
+    path = tmp_path / "encoder.keras"
+    keras.Model(text, vectors).save(path)
+    run = in_process_run(tmp_path, "text", text_encoder=str(path))
+    config = lab.Config.from_dict(lab._run_config(run))
+    assert config.text_dim == 5 and config.vocabulary == ()
+    generated = lab.generate(run / "export" / "cgan", text="a red 7", num=2)
+    assert generated.images.shape == (2, 32, 32, 3)
+    with pytest.raises(GanappsError, match="--text-encoder .*no such Keras model file"):
+        in_process_run(tmp_path / "again", "text", text_encoder=str(tmp_path / "none.keras"))
+
+
+def test_train_refuses_data_without_the_condition(tmp_path, monkeypatch, capsys):
+    folder = write_folder(tmp_path / "plain", ["img0.png,1,1", "img1.png,2,2"], "file,label,angle", 2)
+    (folder / "labels.csv").write_text("file,angle\nimg0.png,1\nimg1.png,2\n")
+    line = main_error(monkeypatch, capsys, "cgan", "train", "--data", folder, "--out", tmp_path / "r")
+    assert "has no labels to condition on" in line
+    line = main_error(monkeypatch, capsys, "cgan", "train", "--condition", "text", "--data", folder, "--out",
+                      tmp_path / "r")
+    assert "has no captions to condition on" in line
+
+
+# ---------------------------------------------------------------------------------------------------- semisup
+
+
+def test_the_semisupervised_losses_are_salimans():
+    gan = semisup.SemiSupervisedGAN(semisup.generator((28, 28, 1), 8), semisup.classifier((28, 28, 1), 10))
+    gan.compile(feature_matching=1.0)
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)), tf.float32)
+    logits = gan.discriminator(images, training=False)["logits"].numpy().astype(np.float64)
+    score, _ = gan.discriminate(images, None, training=False)
+    lse = np.log(np.exp(logits).sum(-1))
+    np.testing.assert_allclose(score.numpy()[:, 0], lse, rtol=1e-5)
+    # D(x) = Z / (Z + 1): the core's non-saturating loss on lse is the paper's -log D(real) - log(1 - D(fake)).
+    d_real, d_fake = np.exp(lse) / (np.exp(lse) + 1), np.exp(lse[::-1]) / (np.exp(lse[::-1]) + 1)
+    paper = -np.mean(np.log(d_real)) - np.mean(np.log(1 - d_fake))
+    core = float(L.discriminator_loss("non-saturating", score, score[::-1]))
+    assert core == pytest.approx(paper, rel=1e-5)
+    assert "g_adv" not in gan.metric_names() and "supervised" in gan.metric_names()
+    labelled = (images, tf.constant([0, 1, 2, 3, 4, 5]))
+    logs = {k: float(v) for k, v in gan.train_step((images, labelled)).items()}
+    assert logs["feature_matching"] >= 0 and logs["supervised"] > 0 and "g_adv" not in logs
+    with pytest.raises(GanappsError, match="--feature-matching must be above 0"):
+        semisup.SemiSupervisedGAN(semisup.generator((28, 28, 1), 8), semisup.classifier((28, 28, 1), 10)).compile()
+
+
+def test_labelled_images_are_balanced():
+    labels = np.arange(400) % 10
+    chosen = semisup.pick_labelled(labels, 100, 10, seed=0)
+    assert len(chosen) == 100 and np.array_equal(np.bincount(labels[chosen]), np.full(10, 10))
+    with pytest.raises(GanappsError, match="multiple of the 10 classes"):
+        semisup.pick_labelled(labels, 95, 10, seed=0)
+
+
+def test_semisup_command_reports_both_models(tmp_path, shared_data):
+    result = invoke("cgan", "semisup", "--labels", "20", "--data", shared_data / "mnist" / "mnist_5k.csv.gz",
+                    "--epochs", "1", "--steps", "3", "--batch-size", "20", "--out", tmp_path / "semi", "--json")
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [row["model"] for row in rows] == ["semi-supervised GAN", "supervised only"]
+    for row in rows:
+        assert row["test"] == 1000 and row["unlabelled"] == 4000 and row["labels"] == 20
+        assert 0 <= row["errors"] <= 1000 and row["error_rate"] == pytest.approx(row["errors"] / 1000)
+    assert len(rows[0]["errors_per_epoch"]) == 1 and rows[1]["updates"] == 3
+    # The exported classifier (the discriminator's K classes) makes exactly the errors reported.
+    _, test = D.split(D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 28, 1))
+    classify = load_generator(tmp_path / "semi" / "export" / "classifier")
+    probabilities = classify(images=tf.constant(lab.to_float(test.images)))["probabilities"].numpy()
+    assert probabilities.shape == (1000, 10) and np.allclose(probabilities.sum(-1), 1, atol=1e-4)
+    assert int(np.sum(probabilities.argmax(-1) != test.labels)) == rows[0]["errors"]
