@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import importlib
 import inspect
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import typer
@@ -96,6 +98,14 @@ def train_options(**defaults) -> Callable:
 
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object per line instead of a table.")
+DownloadOption = typer.Option(True, "--download/--no-download", help="Let a TensorFlow Datasets set download when "
+                              "it is not in the local TensorFlow Datasets folder.")
+
+
+def lazy_import(module: str) -> Callable[[], ModuleType]:
+    """A function that imports `module` when called: an app's CLI loads its lab (and TensorFlow) only when a command
+    runs, so `--help` stays fast."""
+    return lambda: importlib.import_module(module)
 
 
 def add_export_command(

@@ -24,13 +24,7 @@ from ganapps.apps.cgan.recipe import (
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import (
-    JsonOption,
-    add_export_command,
-    choices,
-    plain,
-    train_options,
-)
+from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
 
 app = typer.Typer(
     help="Conditional generation (Mirza and Osindero 2014): digits conditioned on a label, metadata (angle, scale, "
@@ -48,14 +42,8 @@ DataHelp = ("'glyphs' (embedded: rendered digits with label, angle, scale, posit
             "an MNIST CSV file (784 pixels then the label per row, e.g. ../shared/data/mnist/mnist_5k.csv.gz), "
             "tfds:NAME (mnist, fashion_mnist), or a folder with labels.csv (file, label, numeric metadata columns) "
             "or captions.jsonl. A fixed fifth is held out for `evaluate`.")
-DownloadOption = typer.Option(True, "--download/--no-download", help="Let tfds:NAME download when the data is not in "
-                              "the local TensorFlow Datasets folder.")
 
-
-def _lab():
-    from ganapps.apps.cgan import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.cgan.lab")
 
 
 @app.command()

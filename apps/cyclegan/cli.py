@@ -20,7 +20,7 @@ from ganapps.apps.cyclegan.recipe import (
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import JsonOption, add_export_command, choices, plain, train_options
+from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
 
 app = typer.Typer(
     help="CycleGAN (Zhu et al. 2017): unpaired image-to-image translation. Train on a synthetic pair of styles with "
@@ -36,14 +36,8 @@ RunArgument = typer.Argument(..., help="A run directory (written by `cyclegan tr
 DomainA = typer.Option(None, "--domain-a", help="Folder of domain-A images (with --domain-b, instead of DATASET).",
                        show_default=False)
 DomainB = typer.Option(None, "--domain-b", help="Folder of domain-B images.", show_default=False)
-DownloadOption = typer.Option(True, "--download/--no-download", help="Let a cycle_gan set download when it is not "
-                              "in the local TensorFlow Datasets folder.")
 
-
-def _lab():
-    from ganapps.apps.cyclegan import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.cyclegan.lab")
 
 
 @app.command()

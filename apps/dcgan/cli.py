@@ -16,13 +16,7 @@ from ganapps.apps.dcgan.recipe import (
 )
 from rich.console import Console
 
-from ganapps.options import (
-    JsonOption,
-    add_export_command,
-    choices,
-    plain,
-    train_options,
-)
+from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
 
 app = typer.Typer(
     help="DCGAN (Radford et al. 2016): train on embedded digit glyphs, an image folder or a TensorFlow Datasets "
@@ -38,10 +32,7 @@ RunArgument = typer.Argument(..., help="A run directory (written by `dcgan train
 SeedOption = typer.Option(0, "--seed", help="Seed of the latent vectors.")
 
 
-def _lab():
-    from ganapps.apps.dcgan import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.dcgan.lab")
 
 
 @app.command()
@@ -59,8 +50,7 @@ def train(
     latent_dim: int = typer.Option(LATENT_DIM, "--latent-dim", help="Size of the latent vector z."),
     width: int = typer.Option(WIDTH, "--width", help="Filters of the generator's last and the discriminator's first "
                               "layer; the other layers double it per stage (the paper's 64x64 model: 128)."),
-    download: bool = typer.Option(True, "--download/--no-download", help="Let tfds:NAME download when the data is "
-                                  "not in the local TensorFlow Datasets folder."),
+    download: bool = DownloadOption,
     options=None,
 ) -> None:
     """Train a DCGAN; writes a sample grid per epoch (fixed latents), checkpoints and a SavedModel export.

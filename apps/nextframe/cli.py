@@ -26,13 +26,7 @@ from ganapps.apps.nextframe.recipe import (
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import (
-    JsonOption,
-    add_export_command,
-    choices,
-    plain,
-    train_options,
-)
+from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
 
 app = typer.Typer(
     help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
@@ -49,10 +43,7 @@ DigitsOption = typer.Option(DEFAULT_DIGITS, "--digits", help="Moving MNIST digit
                             "an MNIST CSV file (784 pixel values then the label per row).")
 
 
-def _lab():
-    from ganapps.apps.nextframe import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.nextframe.lab")
 
 
 @app.command()
@@ -82,8 +73,7 @@ def train(
         ROLLOUT, "--rollout",
         help="Training roll-out steps: the model also predicts from its own fed-back predictions, and every "
              "step is scored against its true frame (so that long roll-outs do not fade); 1: one-step training."),
-    download: bool = typer.Option(True, "--download/--no-download", help="Let tfds:NAME download when the data is "
-                                  "not in the local TensorFlow Datasets folder."),
+    download: bool = DownloadOption,
     options=None,
 ) -> None:
     """Train a next-frame predictor; writes a sample grid per epoch, checkpoints and a SavedModel export."""

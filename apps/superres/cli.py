@@ -30,13 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ganapps.core.errors import GanappsError
-from ganapps.options import (
-    JsonOption,
-    add_export_command,
-    choices,
-    plain,
-    train_options,
-)
+from ganapps.options import JsonOption, add_export_command, choices, lazy_import, plain, train_options
 
 app = typer.Typer(
     help="SRGAN super-resolution (Ledig et al. 2017): train on HR images (offline: T91 + BSD200), upscale any "
@@ -51,10 +45,7 @@ ModelOption = typer.Option(None, "--model", "-m", show_default="the shipped save
                            help="A run directory (written by `superres train`) or an exported SavedModel folder.")
 
 
-def _lab():
-    from ganapps.apps.superres import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.superres.lab")
 
 
 @app.command()

@@ -18,7 +18,7 @@ from ganapps.apps.toy.recipe import (
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import JsonOption, choices, plain, train_options
+from ganapps.options import JsonOption, choices, lazy_import, plain, train_options
 
 app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and grid (25 modes) mixtures.",
                   no_args_is_help=True)
@@ -33,10 +33,7 @@ ModelOption = typer.Option(
 )
 
 
-def _lab():
-    from ganapps.apps.toy import lab  # TensorFlow loads only when a command runs
-
-    return lab
+_lab = lazy_import("ganapps.apps.toy.lab")
 
 
 @app.command()
