@@ -46,7 +46,8 @@ _FLAGS: dict[str, tuple[type, str, str]] = {
     "r1_weight": (float, "R1 penalty weight gamma (0: off).", LOSS),
     "label_smoothing": (float, "One-sided label smoothing of real targets.", LOSS),
     "feature_matching": (float, "Feature-matching term weight (0: off).", LOSS),
-    "ema": (float, "EMA decay of generator weights for sampling and export (0: off).", LOSS),
+    "ema": (float, "EMA decay of generator weights for sampling and export (0: off); warms up as "
+            "min(decay, (1 + step) / (10 + step)), so short runs are not averaged with their initial weights.", LOSS),
     "pack": (int, "PacGAN packing: samples the discriminator judges together.", LOSS),
     "g_lr": (float, "Generator learning rate.", LOSS),
     "d_lr": (float, "Discriminator learning rate (TTUR: set it apart from --g-lr).", LOSS),

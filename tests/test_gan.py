@@ -96,10 +96,13 @@ def test_ema_follows_the_formula():
     g, d = tiny_models()
     gan = GAN(g, d, ema_decay=0.75)
     gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
-    start = [v.numpy().copy() for v in gan.ema_generator.weights]
-    gan.train_step(tf.constant(np.ones((4, 2), np.float32)))
-    for e0, ema, w in zip(start, gan.ema_generator.weights, g.weights):
-        np.testing.assert_allclose(ema.numpy(), 0.75 * e0 + 0.25 * w.numpy(), rtol=1e-6, atol=1e-7)
+    # The decay warms up as min(decay, (1 + step) / (10 + step)): 0.1 at step 0, the full 0.75 from step 26 on.
+    for step, rate in ((0, 0.1), (100, 0.75)):
+        gan.step_counter.assign(step)
+        start = [v.numpy().copy() for v in gan.ema_generator.weights]
+        gan.train_step(tf.constant(np.ones((4, 2), np.float32)))
+        for e0, ema, w in zip(start, gan.ema_generator.weights, g.weights):
+            np.testing.assert_allclose(ema.numpy(), rate * e0 + (1 - rate) * w.numpy(), rtol=1e-6, atol=1e-7)
     # Sampling and call() use the averaged generator.
     z = np.zeros((2, 3), np.float32)
     np.testing.assert_allclose(gan(z).numpy(), gan.ema_generator(z).numpy())

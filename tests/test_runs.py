@@ -112,7 +112,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     assert events[-1]["error"] == "non-finite loss"
 
 
-def test_health_warns_on_certain_discriminator_and_collapse(tmp_path):
+def test_health_warns_on_certain_discriminator_and_collapse(tmp_path, capsys):
     health = GanHealth("non-saturating", tmp_path, patience=5)
     health.set_model(keras.Sequential())
     health.on_epoch_begin(0)
@@ -121,6 +121,8 @@ def test_health_warns_on_certain_discriminator_and_collapse(tmp_path):
                                          "diversity": 0.02, "g_grad_norm": 1.0})
     kinds = [json.loads(line)["warning"] for line in (tmp_path / "events.log").read_text().splitlines()]
     assert kinds == ["vanishing-gradients", "mode-collapse"]
+    printed = capsys.readouterr()  # on stderr: a command's --json output on stdout stays parseable
+    assert printed.out == "" and printed.err.count("WARNING GAN health (epoch 1)") == 2
     quiet = GanHealth("non-saturating", None, patience=5)
     quiet.set_model(keras.Sequential())
     for step in range(20):

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -144,8 +145,9 @@ class GanHealth(keras.callbacks.Callback):
         self._warned.add(kind)
         text = f"GAN health (epoch {self._epoch + 1}): {message}"
         self.warnings.append(text)
-        print(f"\nWARNING {text}", flush=True)
-        log.warning(text)
+        # stderr, so that a command's --json output on stdout stays parseable; the logger has it for handlers.
+        print(f"\nWARNING {text}", file=sys.stderr, flush=True)
+        log.info(text)
         self._append_event({"epoch": self._epoch + 1, "warning": kind, "message": message})
 
     def _append_event(self, event: dict) -> None:

@@ -54,8 +54,8 @@ class GAN(keras.Model):
         generator: maps a latent batch (or `[latent, condition]`) to samples.
         discriminator: maps samples (or `[samples, condition]`) to logits, or to `(logits, features)` when
             feature matching is used.
-        ema_decay: keep an exponential moving average of the generator weights (e.g. 0.999); sampling,
-            `call()` and export then use the averaged generator.
+        ema_decay: keep an exponential moving average of the generator weights (e.g. 0.999; warmed up as
+            min(decay, (1 + step) / (10 + step))); sampling, `call()` and export then use the averaged generator.
         pack: PacGAN packing degree; the discriminator's input has `pack` times the channels.
         seed: seed of every random draw inside the step.
     """
@@ -342,7 +342,10 @@ class GAN(keras.Model):
         """Move the EMA generator towards the trained one, on every replica alike."""
         if self.ema_generator is None:
             return
-        decay = self.ema_decay
+        # Warm-up as tf.train.ExponentialMovingAverage(num_updates=step): early on the average forgets faster,
+        # so a short run's average is not a fixed share of the random initial weights (0.999 ** 1800 = 17%).
+        step = tf.cast(self.step_counter.value, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
         pairs = list(zip(self.ema_generator.weights, self.generator.weights))
 
         trainable = [v.trainable for v in self.generator.weights]
