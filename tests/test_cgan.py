@@ -198,7 +198,8 @@ def batch_of(cfg: lab.Config, examples: D.Examples):
     ("label", "concat", 0.0, ["mode_seeking"]),
     ("label", "acgan", 1.0, ["d_aux", "g_aux"]),
     ("metadata", "projection", 1.0, ["d_aux", "g_aux", "mode_seeking"]),
-    ("text", "projection", 1.0, ["mismatch", "mode_seeking"]),
+    ("text", "projection", 1.0, ["mismatch", "d_aux", "g_aux", "mode_seeking"]),
+    ("text", "projection", 0.0, ["mismatch", "mode_seeking"]),
     ("image+metadata", "projection", 1.0, ["l1", "d_aux", "g_aux"]),
 ])
 def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_weight, terms):
@@ -214,7 +215,8 @@ def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_wei
     out = gan.discriminator([images, *gan._conditions(condition_batch)])
     assert out["logit"].shape == (8, 1)
     if "d_aux" in terms:
-        assert out["aux"].shape == (8, {"label": 10, "metadata": 5, "image+metadata": 2}[condition])
+        words = cfg.spec.vocabulary_size
+        assert out["aux"].shape == (8, {"label": 10, "metadata": 5, "text": words, "image+metadata": 2}[condition])
     else:
         assert "aux" not in out and "d_aux" not in gan.metric_names()
 
@@ -226,9 +228,25 @@ def test_the_condition_changes_the_sample():
     assert not np.allclose(a[0], a[1])  # same noise, other label
 
 
-def test_acgan_refuses_text_and_pack_is_refused():
-    with pytest.raises(GanappsError, match="acgan needs labels or metadata"):
-        models.discriminator(models.ConditionSpec("text", vocabulary_size=10), width=4, kind="acgan")
+def test_text_aux_term_is_the_cross_entropy_of_the_caption_words():
+    gan, cfg, examples = tiny_gan("text")
+    images, condition = batch_of(cfg, examples)
+    batch = gan.unpack_batch((images, condition))
+    logits = gan.discriminator([images, condition], training=True)["aux"].numpy()
+    ids, expected = condition.numpy(), []
+    for row, caption, ids_row in zip(logits, examples.captions, ids):
+        words = {cfg.vocabulary.index(w) + 2 for w in str(caption).lower().replace(",", "").split()}
+        assert words == set(ids_row[ids_row > 1].tolist())  # every word of the caption is in the vocabulary
+        target = np.zeros(cfg.spec.vocabulary_size)
+        target[list(words)] = 1.0
+        p = 1.0 / (1.0 + np.exp(-row[2:]))
+        expected.append(-np.sum(target[2:] * np.log(p) + (1 - target[2:]) * np.log(1 - p)))
+    assert float(gan._aux_loss(images, batch)) == pytest.approx(np.mean(expected), rel=1e-4)
+
+
+def test_acgan_refuses_encoder_vectors_and_pack_is_refused():
+    with pytest.raises(GanappsError, match="no words to predict"):
+        models.discriminator(models.ConditionSpec("text", text_dim=10), width=4, kind="acgan")
     spec = models.ConditionSpec("label", classes=10)
     g, d = models.generator(spec, latent_dim=8, width=4), models.discriminator(spec, width=4)
     with pytest.raises(GanappsError, match="--pack"):
@@ -442,6 +460,19 @@ def test_the_semisupervised_losses_are_salimans():
     assert logs["feature_matching"] >= 0 and logs["supervised"] > 0 and "g_adv" not in logs
     with pytest.raises(GanappsError, match="--feature-matching must be above 0"):
         semisup.SemiSupervisedGAN(semisup.generator((28, 28, 1), 8), semisup.classifier((28, 28, 1), 10)).compile()
+
+
+def test_data_dependent_initialisation_standardises_every_weight_normalised_layer():
+    images = np.random.default_rng(1).uniform(-1, 1, (200, 28, 28, 1)).astype(np.float32)
+    model = semisup.initialize_from_data(semisup.classifier((28, 28, 1), 10), images)
+    dense = [layer for layer in model.layers if isinstance(layer, semisup.WeightNormDense)]
+    assert len(dense) == 6
+    for layer in dense:  # pre-activations recomputed by hand from the layer's input and weights
+        x = np.asarray(keras.Model(model.input, layer.input)(images, training=False), np.float64)
+        v, g, b = (np.asarray(w, np.float64) for w in (layer.v, layer.g, layer.b))
+        t = x @ v * (g / np.linalg.norm(v, axis=0)) + b
+        np.testing.assert_allclose(t.mean(0), 0, atol=1e-3)
+        np.testing.assert_allclose(t.std(0), 1, atol=1e-3)
 
 
 def test_labelled_images_are_balanced():

@@ -58,8 +58,9 @@ def train(
              "concat: the embedding appended to the image as feature maps (Mirza and Osindero 2014); acgan: an "
              "unconditional logit and an auxiliary head (Odena et al. 2017)."),
     aux_weight: float = typer.Option(AUX_WEIGHT, "--aux-weight", help="Weight of the auxiliary head that classifies "
-                                     "the label or regresses the metadata, on real images for the discriminator and "
-                                     "on its own samples for the generator; 0 drops the head (acgan keeps it)."),
+                                     "the label, regresses the metadata or predicts the caption's words, on real "
+                                     "images for the discriminator and on its own samples for the generator; 0 drops "
+                                     "the head (acgan keeps it; none with --text-encoder)."),
     mismatch_weight: float = typer.Option(None, "--mismatch-weight", show_default=f"{MISMATCH_WEIGHT} for text, else 0",
                                           help="A real image with another example's condition counts as fake "
                                                "(Reed et al.'s matching-aware discriminator)."),

@@ -115,8 +115,8 @@ class Config:
     @property
     def aux(self) -> bool:
         """Whether the discriminator has an auxiliary head: acgan, or a positive weight where there is something
-        to predict (labels, metadata)."""
-        return self.discriminator == "acgan" or (self.aux_weight > 0 and self.condition != TEXT)
+        to predict (labels, metadata, a caption's words; not a pretrained encoder's vectors)."""
+        return self.discriminator == "acgan" or (self.aux_weight > 0 and not self.text_encoder)
 
     @property
     def spec(self) -> models.ConditionSpec:

@@ -15,9 +15,10 @@ are their own, so that neither network trains the other's):
 Generators are DCGAN-shaped (4x4 projection, stride-2 transposed convolutions, tanh images in [-1, 1]); the
 condition vector is appended to the noise and also sets the scale and shift of every batch norm (conditional batch
 norm). Discriminators mirror them and end in a linear logit plus one of: a projection term <embed(c), h> (Miyato
-and Koyama 2018, the default), an auxiliary head that classifies labels / regresses metadata (AC-GAN, Odena et al.
-2017), or nothing, the condition's embedding being appended to the image as constant feature maps instead (`concat`:
-the original conditional GAN's "y appended to the discriminator's input", Mirza and Osindero 2014).
+and Koyama 2018, the default), an auxiliary head that classifies labels / regresses metadata / predicts a
+caption's words (AC-GAN, Odena et al. 2017), or nothing, the condition's embedding being appended to the image as
+constant feature maps instead (`concat`: the original conditional GAN's "y appended to the discriminator's input",
+Mirza and Osindero 2014).
 
 Conditional generators tend to stop listening to their noise and draw one image per condition; a mode-seeking term
 (Mao et al. 2019) on the generator keeps two samples of one condition apart.
@@ -174,7 +175,8 @@ def generator(spec: ConditionSpec, image_size: int = 32, channels: int = 1, late
 
 def discriminator(spec: ConditionSpec, image_size: int = 32, channels: int = 1, width: int = 32,
                   kind: str = "projection", batch_norm: bool = True, aux: bool = False) -> keras.Model:
-    """`[images, condition]` -> {"logit" [N, 1], "features" [N, F], "aux" (class logits or metadata in [-1, 1])}.
+    """`[images, condition]` -> {"logit" [N, 1], "features" [N, F], "aux" (class logits, metadata in [-1, 1], or
+    one logit per vocabulary word)}.
 
     The auxiliary head comes with `kind="acgan"` (whose logit is then unconditional) or with `aux` beside a
     projection or concat logit.
@@ -185,9 +187,9 @@ def discriminator(spec: ConditionSpec, image_size: int = 32, channels: int = 1, 
     if kind not in DISCRIMINATORS:
         raise GanappsError(f"--discriminator {kind!r}: choose one of {', '.join(DISCRIMINATORS)}")
     aux = aux or kind == "acgan"
-    if aux and spec.kind == TEXT:
-        raise GanappsError("--discriminator acgan needs labels or metadata to predict; text conditions through "
-                           "the projection discriminator")
+    if aux and spec.kind == TEXT and spec.text_dim:
+        raise GanappsError("--discriminator acgan: a pretrained text encoder's vectors have no words to predict; "
+                           "use --discriminator projection")
     images = keras.Input((image_size, image_size, channels), name="images")
     inputs = [images]
     seen = [images]
@@ -209,7 +211,7 @@ def discriminator(spec: ConditionSpec, image_size: int = 32, channels: int = 1, 
         inner = layers.Dot(axes=1, name="projection")([projected, features])
         logit = layers.Add()([logit, inner])
     if aux:
-        size = spec.classes if spec.kind == LABEL else len(spec.ranges)
+        size = {LABEL: spec.classes, TEXT: spec.vocabulary_size}.get(spec.kind, len(spec.ranges))
         outputs["aux"] = layers.Dense(size, dtype="float32", kernel_initializer=_init(), name="aux")(features)
     outputs["logit"] = layers.Activation("linear", dtype="float32", name="logit")(logit)
     return keras.Model(inputs, outputs, name="cgan_discriminator")
@@ -218,10 +220,10 @@ def discriminator(spec: ConditionSpec, image_size: int = 32, channels: int = 1, 
 class ConditionalGAN(GAN):
     """Batches are `(images, condition)`; image+metadata: `(images, (original, metadata))`.
 
-    Extra terms: `aux` (AC-GAN: cross-entropy of labels, or squared error of scaled metadata, on real images for
-    the discriminator and on fakes for the generator), `mismatch` (a real image with another example's condition
-    scores as fake: Reed et al.'s matching-aware discriminator), `l1` (image+metadata: distance to the true
-    redrawing).
+    Extra terms: `aux` (AC-GAN: cross-entropy of labels, squared error of scaled metadata, or the caption's words
+    as independent yes/no targets, on real images for the discriminator and on fakes for the generator),
+    `mismatch` (a real image with another example's condition scores as fake: Reed et al.'s matching-aware
+    discriminator), `l1` (image+metadata: distance to the true redrawing).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, spec: ConditionSpec,
@@ -287,6 +289,10 @@ class ConditionalGAN(GAN):
         if self.spec.kind == LABEL:
             return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(batch.condition, predicted,
                                                                                from_logits=True))
+        if self.spec.kind == TEXT:  # the caption's words (ids 0 and 1, padding and unknown, are not words)
+            words = tf.reduce_max(tf.one_hot(batch.condition, self.spec.vocabulary_size), axis=1)[:, 2:]
+            per_word = tf.nn.sigmoid_cross_entropy_with_logits(labels=words, logits=predicted[:, 2:])
+            return tf.reduce_mean(tf.reduce_sum(per_word, axis=-1))
         metadata = tf.cast(self._conditions(batch.condition)[-1], tf.float32)
         return tf.reduce_mean(tf.square(predicted - (metadata - self._centre) / self._half))
 

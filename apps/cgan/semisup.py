@@ -38,6 +38,7 @@ IMAGE_SIZE = 28
 LATENT_DIM = 100
 HIDDEN = (1000, 500, 250, 250, 250)
 INPUT_NOISE, HIDDEN_NOISE = 0.6, 0.5  # the paper's 0.3 on [0, 1] pixels is 0.6 on our [-1, 1] ones
+INIT_BATCH = 500  # images for the data-dependent initialisation, as in the paper's code
 SUPERVISED_WEIGHT = 2.0  # the paper halves the unsupervised term; doubling this instead keeps its ratio
 
 
@@ -65,6 +66,24 @@ class WeightNormDense(keras.layers.Layer):
     def call(self, x):
         norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(self.v), axis=0) + 1e-12)
         return self.activation(keras.ops.matmul(x, self.v) * (self.g / norm) + self.b)
+
+    def initialize(self, x) -> None:
+        """Data-dependent initialisation (Salimans and Kingma 2016): g and b such that this layer's
+        pre-activations have mean 0 and standard deviation 1 on the batch `x`, the scale the Gaussian noise
+        layers of the paper's networks are relative to."""
+        norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(self.v), axis=0) + 1e-12)
+        t = keras.ops.matmul(x, self.v) / norm
+        std = keras.ops.std(t, axis=0) + 1e-6
+        self.g.assign(1.0 / std)
+        self.b.assign(-keras.ops.mean(t, axis=0) / std)
+
+
+def initialize_from_data(model: keras.Model, images: np.ndarray) -> keras.Model:
+    """Every `WeightNormDense` of `model`, in order, initialised on `images` (noise layers off)."""
+    for layer in model.layers:
+        if isinstance(layer, WeightNormDense):
+            layer.initialize(keras.Model(model.input, layer.input)(images, training=False))
+    return model
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units,
@@ -205,7 +224,7 @@ def supervised_baseline(images: np.ndarray, labels: np.ndarray, classes: int, op
                         updates: int, network: str = "mlp") -> keras.Model:
     """The discriminator network trained as a plain classifier on the labelled images only."""
     keras.utils.set_random_seed(options.seed)
-    model = NETWORKS[network](images.shape[1:], classes, options.seed)
+    model = initialize_from_data(NETWORKS[network](images.shape[1:], classes, options.seed), images)
     model.compile(keras.optimizers.Adam(options.d_lr, beta_1=options.beta1, beta_2=options.beta2),
                   loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
     data = array_dataset((images, labels), options.batch_size, options.seed).map(lambda x, y: (x, {"logits": y}))
@@ -239,7 +258,8 @@ def run(data: str = D.GLYPHS, labels: int = SEMISUP_LABELS, options: TrainOption
                                                              "network": network}})
 
     def build(opts: TrainOptions) -> SemiSupervisedGAN:
-        gan = SemiSupervisedGAN(generator(image_shape), make(image_shape, classes, opts.seed),
+        discriminator = initialize_from_data(make(image_shape, classes, opts.seed), unlabelled[:INIT_BATCH])
+        gan = SemiSupervisedGAN(generator(image_shape), discriminator,
                                 supervised_weight=SUPERVISED_WEIGHT, ema_decay=opts.ema or None, seed=opts.seed)
         return compile_gan(gan, opts)
 
