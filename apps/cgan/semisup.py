@@ -5,8 +5,8 @@ fixed at 0, D(x) = Z / (Z + 1) for Z = sum_k exp(l_k), so the core's minimax/non
 logsumexp(l) is exactly the paper's unsupervised loss. It trains on every training image (real vs generated) and
 on the few labelled ones (cross-entropy over the K classes); the generator only matches the mean of the
 discriminator's last hidden layer on real and generated batches (feature matching). The networks are the paper's
-MNIST ones: a 1000-500-250-250-250 ReLU MLP with Gaussian noise on every layer and weight normalisation for D, a
-500-500 softplus MLP with batch norm for G.
+MNIST ones: a 1000-500-250-250-250 ReLU MLP with Gaussian noise on every layer and weight normalisation
+(initialised from the data) for D, a 500-500 softplus MLP with batch norm for G.
 
 The baseline is the same discriminator network trained on the labelled images alone, with the same noise and
 optimiser for as many updates. Both are scored on the data's held-out fifth as a count of test errors.
