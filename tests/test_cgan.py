@@ -11,7 +11,7 @@ import tensorflow as tf
 from cli_helpers import invoke, main_error
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
-from ganapps.apps.cgan import lab, models, semisup
+from ganapps.apps.cgan import captions, lab, models, semisup
 from PIL import Image
 
 from ganapps.core import losses as L
@@ -198,12 +198,15 @@ def batch_of(cfg: lab.Config, examples: D.Examples):
     ("label", "concat", 0.0, ["mode_seeking"]),
     ("label", "acgan", 1.0, ["d_aux", "g_aux"]),
     ("metadata", "projection", 1.0, ["d_aux", "g_aux", "mode_seeking"]),
-    ("text", "projection", 1.0, ["mismatch", "d_aux", "g_aux", "mode_seeking"]),
-    ("text", "projection", 0.0, ["mismatch", "mode_seeking"]),
+    ("text", "projection", 1.0, ["mismatch", "d_aux", "g_aux", "mode_seeking", "match"]),
+    ("text", "projection", 0.0, ["mismatch", "mode_seeking", "match"]),
+    ("text", "bag-of-words", 1.0, ["mismatch", "d_aux", "g_aux", "mode_seeking"]),
     ("image+metadata", "projection", 1.0, ["l1", "d_aux", "g_aux"]),
 ])
 def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_weight, terms):
-    gan, cfg, examples = tiny_gan(condition, discriminator, aux_weight=aux_weight)
+    encoder = {"text_encoder": discriminator} if discriminator == "bag-of-words" else {}
+    discriminator = "projection" if encoder else discriminator
+    gan, cfg, examples = tiny_gan(condition, discriminator, aux_weight=aux_weight, **encoder)
     images, condition_batch = batch_of(cfg, examples)
     fake = gan.generate(gan.unpack_batch((images, condition_batch)), training=False)
     assert fake.shape == (8, 32, 32, 3)
@@ -219,6 +222,7 @@ def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_wei
         assert out["aux"].shape == (8, {"label": 10, "metadata": 5, "text": words, "image+metadata": 2}[condition])
     else:
         assert "aux" not in out and "d_aux" not in gan.metric_names()
+    assert ("match" in gan.metric_names()) == ("match" in terms)
 
 
 def test_the_condition_changes_the_sample():
@@ -264,6 +268,79 @@ def test_mismatch_term_is_the_loss_of_real_images_under_rolled_conditions():
     rolled = gan.discriminator([images, tf.roll(condition, 1, axis=0)], training=True)["logit"]  # as in the step
     expected = np.mean(np.log1p(np.exp(-real_logits.numpy()))) + np.mean(np.log1p(np.exp(rolled.numpy())))
     assert float(terms["mismatch"]) == pytest.approx(expected, rel=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------- captions
+
+
+def test_the_contrastive_loss_is_the_symmetric_cross_entropy_over_the_batch():
+    rng = np.random.default_rng(0)
+    images, texts = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 4)).astype(np.float32)
+    loss = float(captions.JointEmbedding(None, None, temperature=0.1).compute_loss(y_pred=(images, texts)))
+    logits = images @ texts.T / (4 * 0.1)
+    rows = -np.mean(np.diag(logits) - np.log(np.exp(logits).sum(axis=1)))
+    columns = -np.mean(np.diag(logits) - np.log(np.exp(logits).sum(axis=0)))
+    assert loss == pytest.approx((rows + columns) / 2, rel=1e-5)
+
+
+def test_the_joint_embedding_ties_captions_to_what_images_show():
+    scenes = D.render_scenes(2000, seed=4)
+    train, test = scenes.subset(np.arange(1600)), scenes.subset(np.arange(1600, 2000))
+    cfg = lab._fit(lab.Config(condition="text", channels=3), train)
+    assert cfg.caption_dim == captions.CAPTION_DIM and cfg.text_dim == 0
+    towers = captions.fit(train.images, lab.tokens(cfg, train.captions), len(cfg.vocabulary) + 2, steps=120,
+                          batch_size=32)
+    # Held-out images are nearest their own caption among 10 far more often than chance (0.1).
+    assert captions.retrieval_accuracy(towers, test.images, lab.tokens(cfg, test.captions)) > 0.5
+    vectors = towers.captions.predict(lab.tokens(cfg, ["a red 7", "a red seven", "a red 1", "a blue 7"]), verbose=0)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), np.sqrt(captions.CAPTION_DIM), rtol=1e-5)
+    cosine = vectors @ vectors.T / captions.CAPTION_DIM
+    assert cosine[0, 1] > max(cosine[0, 2], cosine[0, 3]) + 0.1  # "7" and "seven" mean the same digit
+
+
+def test_the_fitted_towers_sit_frozen_inside_the_gan_and_the_match_term_is_their_cosine():
+    gan, cfg, examples = tiny_gan("text")
+    towers = captions.Towers(captions.caption_tower(cfg.spec.vocabulary_size), captions.image_tower((32, 32, 3)))
+    gan = lab.build_gan(lab.default_options(**TINY_OPTIONS, extra={lab.APP: lab.asdict(cfg)}), towers)
+    inside = [gan.generator.get_layer("g_captions"), gan.discriminator.get_layer("d_captions"), gan.matcher]
+    for layer, tower in zip(inside, (towers.captions, towers.captions, towers.images)):
+        assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), tower.get_weights()))
+    frozen = {id(v) for layer in inside for v in layer.weights}
+    trained = gan.generator.trainable_variables + gan.discriminator.trainable_variables
+    assert frozen and not frozen & {id(v) for v in trained}
+    images, condition = batch_of(cfg, examples)
+    batch = gan.unpack_batch((images, condition))
+    fake = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32))
+    read = towers.images.predict(fake.numpy(), verbose=0)
+    wanted = towers.captions.predict(condition.numpy(), verbose=0)
+    cosine = np.sum(read * wanted, axis=1) / np.linalg.norm(read, axis=1) / np.linalg.norm(wanted, axis=1)
+    term = gan.generator_extra_losses(batch, fake, training=False)["match"]
+    assert float(term) == pytest.approx(cfg.match_weight * np.mean(1 - cosine), rel=1e-4)
+    before = [w.copy() for layer in inside for w in layer.get_weights()]
+    gan.train_step((images, condition))
+    assert all(np.array_equal(a, b) for a, b in zip(before, [w for layer in inside for w in layer.get_weights()]))
+
+
+def test_a_text_run_fits_its_embedding_once_and_its_checkpoint_carries_it(tmp_path, monkeypatch):
+    options = lab.default_options(out=tmp_path / "text", **TINY_OPTIONS)
+    config = lab.Config(condition="text", caption_steps=5, **TINY)
+    run = lab.train(config, options, progress=False)
+    assert 0.0 <= run.caption_retrieval <= 1.0
+    tower = run.result.gan.generator.get_layer("g_captions").get_weights()
+    restored = lab.load_gan(options.out)
+    for network, prefix in ((restored.generator, "g"), (restored.ema_generator, "g"), (restored.discriminator, "d")):
+        assert all(np.array_equal(a, b) for a, b in zip(network.get_layer(f"{prefix}_captions").get_weights(), tower))
+    assert all(np.array_equal(a, b) for a, b in zip(restored.matcher.get_weights(), run.result.gan.matcher.get_weights()))
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a resumed run refitted its caption embedding")
+
+    monkeypatch.setattr(lab, "fit_caption_embedding", refit)
+    resumed = lab.train(config, lab.default_options(out=options.out, **{**TINY_OPTIONS, "epochs": 2}, resume=True),
+                        progress=False)
+    assert resumed.caption_retrieval is None
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.result.gan.generator.get_layer("g_captions").get_weights(),
+                                                    tower))
 
 
 # ---------------------------------------------------------------------------------------------------- the judge
@@ -362,7 +439,7 @@ def in_process_run(tmp_path: Path, condition: str, **config) -> Path:
 
 
 def test_text_run_exports_a_string_signature_and_refuses_bad_text(tmp_path, monkeypatch, capsys):
-    run = in_process_run(tmp_path, "text")
+    run = in_process_run(tmp_path, "text", caption_steps=5)
     signature = load_generator(run / "export" / "cgan")
     spec = signature.structured_input_signature[1]
     assert spec["text"].dtype == tf.string

@@ -14,8 +14,10 @@ from ganapps.apps.cgan.recipe import (
     DEFAULTS,
     DISCRIMINATORS,
     IMAGE_SIZE,
+    CAPTION_STEPS,
     L1_WEIGHT,
     LATENT_DIM,
+    MATCH_WEIGHT,
     MISMATCH_WEIGHT,
     SEMISUP_DEFAULTS,
     SEMISUP_LABELS,
@@ -66,9 +68,17 @@ def train(
                                                "(Reed et al.'s matching-aware discriminator)."),
     l1_weight: float = typer.Option(L1_WEIGHT, "--l1-weight", help="image+metadata: weight of the L1 distance to "
                                     "the true redrawing."),
-    text_encoder: Path = typer.Option(None, "--text-encoder", show_default="a trainable bag-of-words encoder",
-                                      help="text: a .keras model mapping strings [N] to vectors [N, D] (e.g. a "
-                                           "pretrained sentence encoder), frozen."),
+    text_encoder: str = typer.Option(
+        "joint", "--text-encoder",
+        help="text: joint, a caption encoder fitted with an image encoder on the training pairs before the GAN "
+             "(contrastive, as Reed et al. 2016 and CLIP), then frozen; bag-of-words, a word-embedding encoder "
+             "trained with the GAN; or a .keras model mapping strings [N] to vectors [N, D] (e.g. a pretrained "
+             "sentence encoder), frozen."),
+    match_weight: float = typer.Option(MATCH_WEIGHT, "--match-weight", help="text, joint encoder: weight of the "
+                                       "term that asks the frozen image encoder to read each sample as its own "
+                                       "caption (AttnGAN's DAMSM loss, in cosine form)."),
+    caption_steps: int = typer.Option(CAPTION_STEPS, "--caption-steps", help="text, joint encoder: training "
+                                      "steps of the caption embedding (batch 128) before the GAN."),
     image_size: int = typer.Option(IMAGE_SIZE, "--image-size", help="16, 32 or 64; data is centre-cropped and "
                                    "resized (28x28 MNIST becomes 32x32)."),
     channels: int = typer.Option(None, "--channels", show_default="1 for grey data, else 3", help="1 or 3."),
@@ -81,9 +91,12 @@ def train(
     """Train a conditional GAN; writes a sample grid per epoch, checkpoints and a SavedModel export."""
     lab = _lab()
     config = lab.Config(plain(condition), data, image_size, channels, latent_dim, width, plain(discriminator),
-                        aux_weight, mismatch_weight, l1_weight, str(text_encoder) if text_encoder else None)
+                        aux_weight, mismatch_weight, l1_weight, text_encoder, match_weight, caption_steps)
     start = time.perf_counter()
     run = lab.train(config, options, download=download)
+    if run.caption_retrieval is not None:
+        console.print(f"caption embedding: {run.caption_retrieval:.1%} of held-out images are nearest their own "
+                      "caption among 10 (chance 10%)")
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
                   f"model: {run.result.export_dir}")
 

@@ -14,6 +14,8 @@ the run's export when there is one, else its checkpoint. Exports take the condit
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -22,11 +24,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from ganapps.apps.cgan import captions
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
 from ganapps.apps.cgan import models
+from ganapps.apps.dcgan import data as image_data
 from ganapps.apps.cgan.recipe import (
     AUX_WEIGHT,
+    CAPTION_DIM,
+    CAPTION_STEPS,
     COLOURS,
     DEFAULT_DATA,
     DEFAULTS,
@@ -35,12 +41,15 @@ from ganapps.apps.cgan.recipe import (
     IMAGE_SIZE,
     L1_WEIGHT,
     LATENT_DIM,
+    MATCH_WEIGHT,
     MISMATCH_WEIGHT,
+    TEXT_ENCODERS,
     TEXT_LENGTH,
     TEXT_VOCABULARY,
     WIDTH,
 )
 
+from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator
@@ -63,6 +72,7 @@ from ganapps.core.runs import (
 APP = "cgan"
 LABEL, METADATA, TEXT, IMAGE = models.LABEL, models.METADATA, models.TEXT, models.IMAGE
 INFO_FILE = Path("assets.extra") / "cgan.json"
+JOINT, BAG_OF_WORDS = TEXT_ENCODERS
 
 
 def default_options(**overrides) -> TrainOptions:
@@ -87,7 +97,9 @@ class Config:
     aux_weight: float = AUX_WEIGHT
     mismatch_weight: float | None = None  # None: MISMATCH_WEIGHT for text, else 0
     l1_weight: float = L1_WEIGHT
-    text_encoder: str | None = None  # a .keras model mapping strings [N] to vectors [N, D]
+    text_encoder: str = JOINT  # joint, bag-of-words, or a .keras model mapping strings [N] to vectors [N, D]
+    match_weight: float = MATCH_WEIGHT  # text, joint encoder: the image tower reads samples as their caption
+    caption_steps: int = CAPTION_STEPS  # text, joint encoder: updates of the joint embedding before the GAN
     conditional_norm: bool = True
     diversity_weight: float = DIVERSITY_WEIGHT
     class_names: tuple[str, ...] = ()
@@ -95,6 +107,7 @@ class Config:
     ranges: tuple[tuple[float, float], ...] = ()
     vocabulary: tuple[str, ...] = ()
     text_dim: int = 0
+    caption_dim: int = 0
 
     @classmethod
     def of(cls, options: TrainOptions) -> Config:
@@ -113,22 +126,31 @@ class Config:
             else self.mismatch_weight
 
     @property
+    def encoder_file(self) -> str | None:
+        """text: the user's pretrained encoder (a .keras file), or None for the project's own encoders."""
+        return None if self.text_encoder in TEXT_ENCODERS else self.text_encoder
+
+    @property
     def aux(self) -> bool:
         """Whether the discriminator has an auxiliary head: acgan, or a positive weight where there is something
         to predict (labels, metadata, a caption's words; not a pretrained encoder's vectors)."""
-        return self.discriminator == "acgan" or (self.aux_weight > 0 and not self.text_encoder)
+        return self.discriminator == "acgan" or (self.aux_weight > 0 and not self.encoder_file)
 
     @property
     def spec(self) -> models.ConditionSpec:
         return models.ConditionSpec(self.condition, len(self.class_names), self.ranges,
-                                    len(self.vocabulary) + 2, TEXT_LENGTH, self.text_dim)
+                                    len(self.vocabulary) + 2, TEXT_LENGTH, self.text_dim, self.caption_dim)
 
     def attribute_set(self) -> D.Attributes:
         return D.Attributes(self.attributes, np.array(self.ranges, np.float32).reshape(-1, 2))
 
 
-def build_gan(options: TrainOptions) -> models.ConditionalGAN:
-    """The compiled conditional GAN for `options`; the discriminator drops batch norm under a gradient penalty."""
+def build_gan(options: TrainOptions, towers: captions.Towers | None = None) -> models.ConditionalGAN:
+    """The compiled conditional GAN for `options`; the discriminator drops batch norm under a gradient penalty.
+
+    With the joint caption encoder, `towers` gives the fitted caption and image towers; without, they start
+    random and a checkpoint restores them.
+    """
     config = Config.of(options)
     spec = config.spec
     channels = config.channels or 1
@@ -137,10 +159,20 @@ def build_gan(options: TrainOptions) -> models.ConditionalGAN:
                                  conditional_norm=config.conditional_norm)
     discriminator = models.discriminator(spec, config.image_size, channels, config.width, config.discriminator,
                                          batch_norm=not penalised, aux=config.aux)
+    matcher = None
+    if spec.caption_dim:
+        matcher = captions.image_tower((config.image_size, config.image_size, channels), spec.caption_dim)
+        if towers is not None:
+            for network in (generator, discriminator):
+                for layer in network.layers:
+                    if layer.name.endswith(models.CAPTIONS):
+                        layer.set_weights(towers.captions.get_weights())
+            matcher.set_weights(towers.images.get_weights())
     gan = models.ConditionalGAN(generator, discriminator, spec, aux_weight=config.aux_weight,
                                 mismatch_weight=config.mismatch, l1_weight=config.l1_weight,
-                                diversity_weight=config.diversity_weight,
-                                ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
+                                diversity_weight=config.diversity_weight, matcher=matcher,
+                                match_weight=config.match_weight, ema_decay=options.ema or None, pack=options.pack,
+                                seed=options.seed)
     return compile_gan(gan, options)
 
 
@@ -181,8 +213,8 @@ def vectorizer(vocabulary: tuple[str, ...]) -> keras.layers.TextVectorization:
 
 def tokens(config: Config, texts) -> np.ndarray:
     """What the networks read for `texts`: token ids `[N, TEXT_LENGTH]`, or a pretrained encoder's vectors."""
-    if config.text_encoder:
-        return _encode_texts(_load_text_encoder(config.text_encoder), texts)
+    if config.encoder_file:
+        return _encode_texts(_load_text_encoder(config.encoder_file), texts)
     return np.asarray(vectorizer(config.vocabulary)(tf.constant(np.asarray(texts).astype(str))), np.int32)
 
 
@@ -203,12 +235,13 @@ def _fit(config: Config, examples: D.Examples) -> Config:
         return replace(config, attributes=examples.attributes, ranges=tuple(map(tuple, ranges.tolist())))
     if examples.captions is None:
         raise GanappsError(f"{where}: has no captions to condition on (a folder needs captions.jsonl)")
-    if config.text_encoder:
-        dim = _encode_texts(_load_text_encoder(config.text_encoder), examples.captions[:2]).shape[1]
+    if config.encoder_file:
+        dim = _encode_texts(_load_text_encoder(config.encoder_file), examples.captions[:2]).shape[1]
         return replace(config, text_dim=int(dim))
     adapter = keras.layers.TextVectorization(max_tokens=TEXT_VOCABULARY, output_sequence_length=TEXT_LENGTH)
     adapter.adapt(tf.constant(examples.captions.astype(str)))
-    return replace(config, vocabulary=tuple(str(word) for word in adapter.get_vocabulary()[2:]))
+    return replace(config, vocabulary=tuple(str(word) for word in adapter.get_vocabulary()[2:]),
+                   caption_dim=CAPTION_DIM if config.text_encoder == JOINT else 0)
 
 
 def conditions(config: Config, examples: D.Examples):
@@ -235,6 +268,7 @@ class CganRun:
     result: TrainResult
     config: Config
     samples: Path  # the last epoch's sample grid
+    caption_retrieval: float | None = None  # joint encoder: held-out images whose caption is nearest of 10
 
 
 def train(config: Config | None = None, options: TrainOptions | None = None, download: bool = True,
@@ -263,6 +297,10 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
         return array_dataset(arrays, options.batch_size, options.seed, start_step).map(prepare)
 
     grid_inputs, columns = sample_grid_inputs(config, held_out, options.seed + 1)
+    towers, retrieval = None, None
+    if config.caption_dim and not RunCheckpoint(options.out / "checkpoints").exists():  # a resume restores them
+        towers = fit_caption_embedding(config, training, options.seed, progress)
+        retrieval = captions.retrieval_accuracy(towers, held_out.images, tokens(config, held_out.captions))
 
     def write_samples(gan: models.ConditionalGAN, path: Path) -> None:
         images = np.asarray(gan.sampling_generator.predict(grid_inputs, batch_size=250, verbose=0))
@@ -272,9 +310,18 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
             images = images.reshape(-1, *images.shape[2:])
         save_image_grid(images, path, columns + (config.condition == IMAGE))
 
-    result = train_gan(APP, options, build_gan, dataset, write_samples,
+    result = train_gan(APP, options, functools.partial(build_gan, towers=towers), dataset, write_samples,
                        lambda gan, folder: export_model(gan, config, folder / APP))
-    return CganRun(result, config, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png")
+    return CganRun(result, config, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png", retrieval)
+
+
+def fit_caption_embedding(config: Config, training: D.Examples, seed: int = 0, progress: bool = False
+                          ) -> captions.Towers:
+    """The joint caption and image towers for `config`, fitted on the training pairs (`captions.fit`)."""
+    status = image_data.console().status(f"fitting the caption embedding ({config.caption_steps} steps)")
+    with status if progress else contextlib.nullcontext():
+        return captions.fit(training.images, tokens(config, training.captions), len(config.vocabulary) + 2,
+                            config.caption_steps, seed=seed, dim=config.caption_dim)
 
 
 def sample_grid_inputs(config: Config, held_out: D.Examples, seed: int, rows: int = 10) -> tuple[list, int]:
@@ -311,8 +358,8 @@ def serving_model(generator: keras.Model, config: Config) -> keras.Model:
         return generator
     latent = keras.Input((config.latent_dim,), name="latent")
     text = keras.Input((), dtype="string", name="text")
-    if config.text_encoder:
-        encoded = _load_text_encoder(config.text_encoder)(text)
+    if config.encoder_file:
+        encoded = _load_text_encoder(config.encoder_file)(text)
     else:
         encoded = vectorizer(config.vocabulary)(text)
     return keras.Model([latent, text], generator([latent, encoded]), name="cgan_text_generator")
@@ -420,8 +467,6 @@ def _wrong_flags(config: Config, given: dict[str, object]) -> None:
 
 def load_original(path: str | os.PathLike, config: Config) -> np.ndarray:
     """An image file as the generator's input: centre-cropped, resized, in [-1, 1]."""
-    from ganapps.apps.dcgan import data as image_data
-
     image = image_data.fit_image(to_uint8(load_image(path, channels=3), (0.0, 1.0)), config.image_size)
     return to_float(image_data.convert_channels(image[None], config.channels or 1))
 
@@ -457,7 +502,7 @@ def generate(model: Sampler | str | os.PathLike, label: int | str | None = None,
         return Generated(sampler(latent=z, label=np.full(num, index, np.int32)), 0, [config.class_names[index]] * num)
     if config.condition == TEXT:
         caption = D.check_text(text)
-        if not config.text_encoder:
+        if config.vocabulary:
             ids = np.asarray(vectorizer(config.vocabulary)(tf.constant([caption])))
             if not np.any(ids > 1):
                 raise GanappsError(f"--text {caption!r}: none of its words are in the model's vocabulary "

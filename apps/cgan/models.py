@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import tensorflow as tf
+from ganapps.apps.cgan import captions
 from ganapps.apps.cgan.recipe import CONDITIONS, DISCRIMINATORS, EMBED_DIM
 from keras import layers
 
@@ -44,6 +45,7 @@ KERNEL = 4
 BN_MOMENTUM = 0.9  # moving statistics follow the last ~10 steps, as in the dcgan app
 CONCAT_DIM = 16  # concat discriminator: channels of the condition's feature maps
 IMAGE_SIZES = (16, 32, 64)
+CAPTIONS = "captions"  # the frozen caption tower inside each network: `g_captions`, `d_captions`
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class ConditionSpec:
     vocabulary_size: int = 0  # text: token ids in [0, vocabulary_size)
     text_length: int = 16
     text_dim: int = 0  # text: > 0 when the condition is a pretrained encoder's vectors instead of token ids
+    caption_dim: int = 0  # text: > 0 when token ids are read by a frozen caption tower (`captions.py`) of this size
 
     def __post_init__(self):
         if self.kind not in CONDITIONS:
@@ -108,6 +111,10 @@ def embed(spec: ConditionSpec, condition: keras.KerasTensor, dim: int, prefix: s
         x = normalizer(spec.ranges, f"{prefix}_scale")(condition)
     elif spec.text_dim:
         x = condition
+    elif spec.caption_dim:  # frozen: its weights come from the joint embedding fitted before the GAN
+        tower = captions.caption_tower(spec.vocabulary_size, spec.caption_dim, name=f"{prefix}_{CAPTIONS}")
+        tower.trainable = False
+        x = tower(condition)
     else:
         words = layers.Embedding(spec.vocabulary_size, EMBED_DIM, mask_zero=True, name=f"{prefix}_words")(condition)
         x = layers.GlobalAveragePooling1D(name=f"{prefix}_mean")(words)
@@ -228,7 +235,8 @@ class ConditionalGAN(GAN):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, spec: ConditionSpec,
                  aux_weight: float = 0.0, mismatch_weight: float = 0.0, l1_weight: float = 0.0,
-                 diversity_weight: float = 0.0, **kwargs):
+                 diversity_weight: float = 0.0, matcher: keras.Model | None = None, match_weight: float = 0.0,
+                 **kwargs):
         if kwargs.get("pack", 1) != 1:
             raise GanappsError("--pack: the discriminator judges each image with its own condition; packing is not "
                                "supported by cgan")
@@ -239,6 +247,10 @@ class ConditionalGAN(GAN):
         self.mismatch_weight = float(mismatch_weight)
         self.l1_weight = float(l1_weight) if spec.kind == IMAGE else 0.0
         self.diversity_weight = float(diversity_weight) if spec.kind != IMAGE else 0.0
+        self.matcher = matcher if spec.kind == TEXT and spec.caption_dim else None
+        self.match_weight = float(match_weight) if self.matcher is not None else 0.0
+        if self.matcher is not None:
+            self.matcher.trainable = False
         self._seen = []  # this step's discriminator outputs: (samples, condition, outputs)
         if spec.kind in (METADATA, IMAGE):
             ranges = np.asarray(spec.ranges, np.float32)
@@ -255,6 +267,8 @@ class ConditionalGAN(GAN):
             names.append("l1")
         if self.diversity_weight:
             names.append("mode_seeking")
+        if self.match_weight:
+            names.append("match")
         return names
 
     def _conditions(self, condition) -> list:
@@ -314,6 +328,12 @@ class ConditionalGAN(GAN):
             terms["g_aux"] = self.aux_weight * self._aux_loss(fake, batch)
         if self.l1_weight:
             terms["l1"] = self.l1_weight * tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - batch.real))
+        if self.match_weight:
+            # AttnGAN's DAMSM term in cosine form: the frozen image tower of the caption embedding reads the sample
+            # as its own caption.
+            read = self.matcher(tf.cast(fake, tf.float32), training=False)
+            wanted = self.generator.get_layer(f"g_{CAPTIONS}")(batch.condition, training=False)
+            terms["match"] = self.match_weight * tf.reduce_mean(1.0 - _cosine(read, wanted))
         if self.diversity_weight:
             # Mode seeking (Mao et al. 2019): a second sample per condition, from other noise, should differ; the
             # term grows without bound as the generator stops listening to its noise.
@@ -321,3 +341,7 @@ class ConditionalGAN(GAN):
             distance = tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - other), axis=[1, 2, 3])
             terms["mode_seeking"] = self.diversity_weight * tf.reduce_mean(1.0 / (distance + 1e-2))
         return terms
+
+
+def _cosine(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.math.l2_normalize(a, -1) * tf.math.l2_normalize(b, -1), axis=-1)
