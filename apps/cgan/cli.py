@@ -94,8 +94,8 @@ def train(
                         aux_weight, mismatch_weight, l1_weight, text_encoder, match_weight, caption_steps)
     start = time.perf_counter()
     run = lab.train(config, options, download=download)
-    if run.caption_retrieval is not None:
-        console.print(f"caption embedding: {run.caption_retrieval:.1%} of held-out images are nearest their own "
+    if run.towers is not None:
+        console.print(f"caption embedding: {run.towers.retrieval:.1%} of the pairs held back from it find their own "
                       "caption among 10 (chance 10%)")
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
                   f"model: {run.result.export_dir}")

@@ -28,7 +28,6 @@ from ganapps.apps.cgan import captions
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
 from ganapps.apps.cgan import models
-from ganapps.apps.dcgan import data as image_data
 from ganapps.apps.cgan.recipe import (
     AUX_WEIGHT,
     CAPTION_DIM,
@@ -48,6 +47,7 @@ from ganapps.apps.cgan.recipe import (
     TEXT_VOCABULARY,
     WIDTH,
 )
+from ganapps.apps.dcgan import data as image_data
 
 from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.data import array_dataset
@@ -163,10 +163,8 @@ def build_gan(options: TrainOptions, towers: captions.Towers | None = None) -> m
     if spec.caption_dim:
         matcher = captions.image_tower((config.image_size, config.image_size, channels), spec.caption_dim)
         if towers is not None:
-            for network in (generator, discriminator):
-                for layer in network.layers:
-                    if layer.name.endswith(models.CAPTIONS):
-                        layer.set_weights(towers.captions.get_weights())
+            for tower in models.caption_towers(generator) + models.caption_towers(discriminator):
+                tower.set_weights(towers.captions.get_weights())
             matcher.set_weights(towers.images.get_weights())
     gan = models.ConditionalGAN(generator, discriminator, spec, aux_weight=config.aux_weight,
                                 mismatch_weight=config.mismatch, l1_weight=config.l1_weight,
@@ -187,7 +185,7 @@ def to_float(images) -> np.ndarray:
 def _load_text_encoder(path: str) -> keras.Model:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise GanappsError(f"--text-encoder {path}: no such Keras model file")
+        raise GanappsError(f"--text-encoder {path}: no such Keras model file (or choose {' or '.join(TEXT_ENCODERS)})")
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, TypeError) as error:
@@ -268,7 +266,7 @@ class CganRun:
     result: TrainResult
     config: Config
     samples: Path  # the last epoch's sample grid
-    caption_retrieval: float | None = None  # joint encoder: held-out images whose caption is nearest of 10
+    towers: captions.Towers | None = None  # joint encoder: the caption embedding fitted before the GAN (not on resume)
 
 
 def train(config: Config | None = None, options: TrainOptions | None = None, download: bool = True,
@@ -297,10 +295,9 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
         return array_dataset(arrays, options.batch_size, options.seed, start_step).map(prepare)
 
     grid_inputs, columns = sample_grid_inputs(config, held_out, options.seed + 1)
-    towers, retrieval = None, None
+    towers = None
     if config.caption_dim and not RunCheckpoint(options.out / "checkpoints").exists():  # a resume restores them
         towers = fit_caption_embedding(config, training, options.seed, progress)
-        retrieval = captions.retrieval_accuracy(towers, held_out.images, tokens(config, held_out.captions))
 
     def write_samples(gan: models.ConditionalGAN, path: Path) -> None:
         images = np.asarray(gan.sampling_generator.predict(grid_inputs, batch_size=250, verbose=0))
@@ -312,12 +309,14 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
 
     result = train_gan(APP, options, functools.partial(build_gan, towers=towers), dataset, write_samples,
                        lambda gan, folder: export_model(gan, config, folder / APP))
-    return CganRun(result, config, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png", retrieval)
+    return CganRun(result, config, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png", towers)
 
 
 def fit_caption_embedding(config: Config, training: D.Examples, seed: int = 0, progress: bool = False
                           ) -> captions.Towers:
     """The joint caption and image towers for `config`, fitted on the training pairs (`captions.fit`)."""
+    if config.caption_steps < 1:
+        raise GanappsError(f"--caption-steps must be at least 1, got {config.caption_steps}")
     status = image_data.console().status(f"fitting the caption embedding ({config.caption_steps} steps)")
     with status if progress else contextlib.nullcontext():
         return captions.fit(training.images, tokens(config, training.captions), len(config.vocabulary) + 2,
@@ -607,6 +606,16 @@ def evaluate(model: Sampler | str | os.PathLike, num: int = 1000, seed: int = 0,
                    float(np.mean(np.array([D.size_word(s) for s in reading.metadata[:, size]])[named] == wanted[named])),
                    float(np.mean(np.array([D.size_word(s) for s in real.metadata[:, size]])[named] == wanted[named])),
                    count=int(named.sum()))
+        # Ten samples of each of up to num / 10 captions that several held-out images share, beside the spread of
+        # those real images: near 0 when the generator draws one image per caption.
+        shared, real_groups = np.unique(held_out.captions, return_inverse=True)
+        repeated = np.flatnonzero(np.bincount(real_groups) > 1)
+        asked = rng.choice(repeated, min(max(num // 10, 1), len(repeated)), replace=False)
+        groups = np.repeat(np.arange(len(asked)), 10)
+        again = sampler(latent=sampler.latents(len(groups), seed + 1), text=shared[asked][groups].astype(str))
+        real = np.isin(real_groups, repeated)
+        result.add("within-caption spread", "all", E.spread(again, groups),
+                   E.spread(to_float(held_out.images[real]), real_groups[real]), captions=int(len(asked)))
         return result
     ranges = np.array(config.ranges, np.float32)
     columns = judge.columns(config.attributes) if set(config.attributes) <= set(judge.attributes) else None

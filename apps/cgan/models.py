@@ -6,8 +6,9 @@ are their own, so that neither network trains the other's):
 - `label`: an integer class through an `Embedding` (Mirza and Osindero 2014 append it to the noise);
 - `metadata`: named attributes in their own units, scaled to [-1, 1] by a fixed `Normalization` built from the
   ranges seen in training, then a `Dense` layer;
-- `text`: token ids (a Keras `TextVectorization` outside the networks) through a trainable bag-of-words encoder
-  (embedding, masked mean, dense), or the vectors of a pretrained Keras text encoder that maps strings to
+- `text`: token ids (a Keras `TextVectorization` outside the networks) through a frozen caption tower fitted with
+  an image tower before the GAN (`captions.py`, `caption_dim` > 0: the default), through a trainable bag-of-words
+  encoder (embedding, masked mean, dense), or the vectors of a pretrained Keras text encoder that maps strings to
   vectors (`text_dim` > 0; frozen, applied once to the captions);
 - `image+metadata`: an encoder-decoder redraws an original image at target metadata; its discriminator sees the
   original beside the image (Isola et al.'s conditional discriminator), and an L1 term pulls towards the truth.
@@ -122,6 +123,11 @@ def embed(spec: ConditionSpec, condition: keras.KerasTensor, dim: int, prefix: s
     return layers.Dense(dim, name=f"{prefix}_{spec.kind.split('+')[0]}")(x)
 
 
+def caption_towers(network: keras.Model) -> list[keras.Model]:
+    """The frozen caption towers inside a network (`g_captions`, `d_captions`), none without the joint encoder."""
+    return [layer for layer in network.layers if layer.name.endswith(f"_{CAPTIONS}")]
+
+
 def _conditional_norm(x: keras.KerasTensor, condition: keras.KerasTensor | None) -> keras.KerasTensor:
     """Batch norm whose scale and shift are functions of the condition (de Vries et al. 2017; Miyato and Koyama
     2018), starting as plain batch norm: the condition reaches every layer of the generator, not only its input."""
@@ -230,7 +236,9 @@ class ConditionalGAN(GAN):
     Extra terms: `aux` (AC-GAN: cross-entropy of labels, squared error of scaled metadata, or the caption's words
     as independent yes/no targets, on real images for the discriminator and on fakes for the generator),
     `mismatch` (a real image with another example's condition scores as fake: Reed et al.'s matching-aware
-    discriminator), `l1` (image+metadata: distance to the true redrawing).
+    discriminator), `l1` (image+metadata: distance to the true redrawing), `match` (text with the joint caption
+    embedding: one minus the cosine between the frozen image tower's reading of a sample, `matcher`, and its
+    caption's vector, as AttnGAN's DAMSM term).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, spec: ConditionSpec,
@@ -329,8 +337,7 @@ class ConditionalGAN(GAN):
         if self.l1_weight:
             terms["l1"] = self.l1_weight * tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - batch.real))
         if self.match_weight:
-            # AttnGAN's DAMSM term in cosine form: the frozen image tower of the caption embedding reads the sample
-            # as its own caption.
+            # AttnGAN's DAMSM term in cosine form: the frozen image tower reads the sample as its own caption.
             read = self.matcher(tf.cast(fake, tf.float32), training=False)
             wanted = self.generator.get_layer(f"g_{CAPTIONS}")(batch.condition, training=False)
             terms["match"] = self.match_weight * tf.reduce_mean(1.0 - _cosine(read, wanted))
