@@ -13,7 +13,9 @@ AUX_WEIGHT = 1.0  # auxiliary classifier / metadata regressor term (AC-GAN) on b
 TEXT_ENCODERS = ("joint", "bag-of-words")  # or a .keras file: see lab.Config.text_encoder
 CAPTION_DIM = 64  # the joint caption-image embedding (text, joint encoder)
 CAPTION_STEPS = 1500  # its contrastive training steps (batch 128) before the GAN
-MATCH_WEIGHT = 1.0  # text, joint encoder: AttnGAN's DAMSM-like term through the frozen image tower
+# text, joint encoder: AttnGAN's DAMSM-like term through the frozen image tower. After 10 epochs: digit accuracy
+# 0.47 at weight 1, 0.80 at 5 (0.93 after 20), 0.87 at 15 but fewer images per caption (see README).
+MATCH_WEIGHT = 5.0
 MISMATCH_WEIGHT = 1.0  # text: real image with another caption counts as fake (Reed et al.'s matching-aware D)
 L1_WEIGHT = 20.0  # image+metadata: L1 to the true redrawing, beside the adversarial term
 DIVERSITY_WEIGHT = 0.1  # mode seeking: keeps the generator from drawing one image per condition
