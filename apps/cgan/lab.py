@@ -50,6 +50,7 @@ from ganapps.apps.cgan.recipe import (
 from ganapps.apps.dcgan import data as image_data
 
 from ganapps.core.callbacks import RunCheckpoint
+from ganapps.core import data as core_data
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator
@@ -175,8 +176,8 @@ def build_gan(options: TrainOptions, towers: captions.Towers | None = None) -> m
 
 
 def to_float(images) -> np.ndarray:
-    """uint8 images -> float32 in [-1, 1], the generator's range."""
-    return np.asarray(images, np.float32) / 127.5 - 1.0
+    """uint8 images -> a float32 array in [-1, 1], the generator's range."""
+    return core_data.to_float(images).numpy()
 
 
 # ------------------------------------------------------------------------------------------------------ conditions
@@ -285,7 +286,7 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
     arrays = (training.images, *tf.nest.flatten(conditions(config, training)))
 
     def prepare(images, *condition):
-        scale = lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0
+        scale = core_data.to_float
         if config.condition == IMAGE:
             original, metadata = condition
             return scale(images), (scale(original), metadata)
@@ -607,15 +608,16 @@ def evaluate(model: Sampler | str | os.PathLike, num: int = 1000, seed: int = 0,
                    float(np.mean(np.array([D.size_word(s) for s in real.metadata[:, size]])[named] == wanted[named])),
                    count=int(named.sum()))
         # Ten samples of each of up to num / 10 captions that several held-out images share, beside the spread of
-        # those real images: near 0 when the generator draws one image per caption.
+        # those real images: near 0 when the generator draws one image per caption. (None shared: no row.)
         shared, real_groups = np.unique(held_out.captions, return_inverse=True)
         repeated = np.flatnonzero(np.bincount(real_groups) > 1)
-        asked = rng.choice(repeated, min(max(num // 10, 1), len(repeated)), replace=False)
-        groups = np.repeat(np.arange(len(asked)), 10)
-        again = sampler(latent=sampler.latents(len(groups), seed + 1), text=shared[asked][groups].astype(str))
-        real = np.isin(real_groups, repeated)
-        result.add("within-caption spread", "all", E.spread(again, groups),
-                   E.spread(to_float(held_out.images[real]), real_groups[real]), captions=int(len(asked)))
+        if repeated.size:
+            asked = rng.choice(repeated, min(max(num // 10, 1), len(repeated)), replace=False)
+            groups = np.repeat(np.arange(len(asked)), 10)
+            again = sampler(latent=sampler.latents(len(groups), seed + 1), text=shared[asked][groups].astype(str))
+            real = np.isin(real_groups, repeated)
+            result.add("within-caption spread", "all", E.spread(again, groups),
+                       E.spread(to_float(held_out.images[real]), real_groups[real]), captions=int(len(asked)))
         return result
     ranges = np.array(config.ranges, np.float32)
     columns = judge.columns(config.attributes) if set(config.attributes) <= set(judge.attributes) else None

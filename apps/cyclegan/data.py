@@ -30,7 +30,7 @@ import tensorflow as tf
 from ganapps.apps.cyclegan.recipe import JITTER_SCALE
 from PIL import Image, ImageDraw
 
-from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, load_tfds, shuffled_index_batches
+from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, load_tfds, shuffled_index_batches, to_float
 from ganapps.core.errors import GanappsError
 from ganapps.core.images import list_images, load_image
 
@@ -280,11 +280,6 @@ def load(source: Source, size: int, held_out: bool = False, scenes_count: int = 
 
 
 # ---------------------------------------------------------------------------------------------- batches
-
-
-def to_float(images: tf.Tensor) -> tf.Tensor:
-    """uint8 images -> float32 in [-1, 1], the generators' range."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
 def augment(images: tf.Tensor, seed: tf.Tensor, jitter: bool, mirror: bool = True) -> tf.Tensor:

@@ -34,7 +34,7 @@ from ganapps.apps.dcgan.recipe import (
 from PIL import Image
 
 from ganapps.core import glyphs, metrics
-from ganapps.core.data import array_dataset
+from ganapps.core.data import array_dataset, to_float
 from ganapps.core.errors import GanappsError
 from ganapps.core.export import export_generator
 from ganapps.core.export import load_generator as load_saved_model
@@ -95,11 +95,6 @@ def build_gan(options: TrainOptions) -> GAN:
                                          pack=options.pack, features=bool(options.feature_matching))
     gan = GAN(generator, discriminator, ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
     return compile_gan(gan, options)
-
-
-def to_float(images: tf.Tensor) -> tf.Tensor:
-    """uint8 images -> float32 in [-1, 1], the generator's range."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
 @dataclass

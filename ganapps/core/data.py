@@ -17,6 +17,11 @@ from ganapps.core.errors import GanappsError
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def to_float(images) -> tf.Tensor:
+    """uint8 images (array or tensor) -> float32 in [-1, 1], the generators' tanh range."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
 def shuffled_index_batches(num_examples: int, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
     """Endless stream of index batches over [0, num_examples), a new permutation every epoch.
 
