@@ -19,7 +19,7 @@ from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.nextframe.cli import app as nextframe_app
 from ganapps.apps.superres.cli import app as superres_app
 from ganapps.apps.toy.cli import app as toy_app
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import GanappsError, ParameterError
 
 app = typer.Typer(
     name="ganapps",
@@ -82,6 +82,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(1)
+    except ParameterError as error:  # the library names its parameter; the command line shows the flag
+        typer.echo(f"Error: {error.as_flag()}", err=True)
+        sys.exit(2)
     except GanappsError as error:
         typer.echo(f"Error: {error}", err=True)
         sys.exit(2)

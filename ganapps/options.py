@@ -1,7 +1,9 @@
-"""Command-line options shared by every app, defined once.
+"""Command-line options generated from the dataclasses they fill, defined once.
 
-`train_options(**defaults)` adds the flags of `TrainOptions` to a Typer command and hands the command a
-ready `TrainOptions` as its `options` argument; an app only overrides defaults.
+`train_options(**defaults)` adds the flags of `TrainOptions` to a Typer command and hands it a ready `TrainOptions`
+as `options`; `config_options(Config, **defaults)` does the same for an app's `Config` as `config`. Each flag's
+type, default, help text and choices come from the dataclass field (`ganapps.core.config.setting`), so a new field
+is a new flag with no other line to write.
 """
 
 from __future__ import annotations
@@ -11,20 +13,20 @@ import enum
 import functools
 import importlib
 import inspect
+import types
+import typing
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Any, Callable
 
 import typer
 
-from ganapps.core.config import LOSS_FAMILIES, PRECISIONS, STRATEGIES, TrainOptions
-
-RUN, LOSS, HARDWARE = "Run", "Loss and regularisers", "Hardware"
+from ganapps.core.config import TrainOptions
 
 
 def choices(name: str, values) -> type[enum.Enum]:
     """A str Enum for Typer, so `--help` lists the valid values and bad ones are refused."""
-    return enum.Enum(name, {v: v for v in values}, type=str)
+    return enum.Enum(name, {str(v): str(v) for v in values}, type=str)
 
 
 def plain(value):
@@ -32,75 +34,98 @@ def plain(value):
     return value.value if isinstance(value, enum.Enum) else value
 
 
-# name -> (type, help, panel)
-_FLAGS: dict[str, tuple[type, str, str]] = {
-    "out": (Path, "Run directory: config, checkpoints, samples, logs, export.", RUN),
-    "epochs": (int, "Number of epochs.", RUN),
-    "steps": (int, "Training steps per epoch.", RUN),
-    "batch_size": (int, "Global batch size (split over replicas).", RUN),
-    "seed": (int, "Seed for weights, data order and noise.", RUN),
-    "resume": (bool, "Continue the run in --out from its last finished epoch.", RUN),
-    "loss": (choices("Loss", LOSS_FAMILIES), "Adversarial loss family.", LOSS),
-    "d_steps": (int, "Discriminator updates per generator update.", LOSS),
-    "gp_weight": (float, "WGAN-GP gradient penalty weight (0: off).", LOSS),
-    "r1_weight": (float, "R1 penalty weight gamma (0: off).", LOSS),
-    "label_smoothing": (float, "One-sided label smoothing of real targets.", LOSS),
-    "feature_matching": (float, "Feature-matching term weight (0: off).", LOSS),
-    "ema": (float, "EMA decay of generator weights for sampling and export (0: off); warms up as "
-            "min(decay, (1 + step) / (10 + step)), so short runs are not averaged with their initial weights.", LOSS),
-    "pack": (int, "PacGAN packing: samples the discriminator judges together.", LOSS),
-    "g_lr": (float, "Generator learning rate.", LOSS),
-    "d_lr": (float, "Discriminator learning rate (TTUR: set it apart from --g-lr).", LOSS),
-    "beta1": (float, "Adam beta_1.", LOSS),
-    "beta2": (float, "Adam beta_2.", LOSS),
-    "lr_decay_start": (float, "Fraction of training after which both learning rates decay linearly to 0 "
-                              "(1: constant).", LOSS),
-    "d_stop": (float, "Fraction of training by which the discriminator stops learning: its learning-rate schedule "
-                      "is compressed into it, and the generator then refines against a fixed critic (1: never).",
-               LOSS),
-    "strategy": (choices("Strategy", STRATEGIES),
-                 "tf.distribute strategy; auto: mirrored on several GPUs, one-device on one.", HARDWARE),
-    "devices": (int, "Split the CPU into N logical devices (test multi-replica runs without GPUs).", HARDWARE),
-    "mixed_precision": (choices("Precision", PRECISIONS), "Mixed precision policy.", HARDWARE),
-    "jit": (choices("Jit", ("auto", "on", "off")), "XLA compilation; auto: on for GPUs and TPUs only.", HARDWARE),
-}
-
-
-def _flag(name: str) -> str:
+def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def train_options(**defaults) -> Callable:
-    """Decorate a Typer command: append the shared training flags, pass `options: TrainOptions`."""
-    base = {f.name: f.default for f in dataclasses.fields(TrainOptions) if f.name in _FLAGS}
-    unknown = set(defaults) - set(base)
+def _annotation(hint: Any) -> Any:
+    """The type Typer parses a field as: `X | None` as X (its default None stays), tuples of strings as one
+    comma-separated string."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]
+    if hint in (int, float, str, bool, Path):
+        return hint
+    return str
+
+
+def _default_text(value: Any) -> str | bool:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return True
+
+
+def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...] = ()) -> Callable:
+    """Decorate a Typer command: append a flag per `setting` field of `cls`, pass `target=cls(...)`."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("flag", False) and f.name not in skip}
+    unknown = set(defaults) - set(fields)
     if unknown:
-        raise TypeError(f"unknown training option defaults: {sorted(unknown)}")
-    base.update(defaults)
+        raise TypeError(f"unknown {cls.__name__} defaults: {sorted(unknown)}")
+    hints = typing.get_type_hints(cls)
+
+    def default_of(f: dataclasses.Field) -> Any:
+        if f.name in defaults:
+            return defaults[f.name]
+        return f.default if f.default is not dataclasses.MISSING else f.default_factory()
 
     def decorate(command: Callable) -> Callable:
         signature = inspect.signature(command, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != "options"]
-        shared = []
-        for name, (kind, text, panel) in _FLAGS.items():
-            option = typer.Option(base[name], _flag(name), help=text, rich_help_panel=panel)
-            shared.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
+        own = [p for p in signature.parameters.values() if p.name != target]
+        added, kinds = [], {}
+        for name, f in fields.items():
+            meta = f.metadata
+            default = default_of(f)
+            kind = _annotation(hints[name])
+            if meta.get("choices"):
+                kind = choices("".join(p.title() for p in name.split("_")), meta["choices"])
+            if isinstance(default, tuple):
+                default = ",".join(map(str, default))
+            kinds[name] = hints[name]
+            names = [flag_name(name)] + ([meta["short"]] if meta.get("short") else [])
+            show = meta.get("show_default", True)
+            option = typer.Option(default, *names, help=meta["help"], rich_help_panel=meta["panel"],
+                                  show_default=_default_text(default) if show is True else show)
+            added.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
 
         @functools.wraps(command)
         def wrapper(**kwargs):
-            values = {name: plain(kwargs.pop(name)) for name in _FLAGS}
-            return command(options=TrainOptions(**values), **kwargs)
+            values = {}
+            for name in fields:
+                value = plain(kwargs.pop(name))
+                if "tuple" in str(kinds[name]) and isinstance(value, str):
+                    value = tuple(v.strip() for v in value.split(",") if v.strip())
+                values[name] = value
+            return command(**{target: cls(**values)}, **kwargs)
 
-        wrapper.__signature__ = signature.replace(parameters=own + shared)
-        wrapper.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != "options"}
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        wrapper.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != target}
         return wrapper
 
     return decorate
 
 
+def train_options(**defaults) -> Callable:
+    """Decorate a Typer command: append the shared training flags, pass `options: TrainOptions`."""
+    return dataclass_flags(TrainOptions, "options", defaults)
+
+
+def config_options(config: type, skip: tuple[str, ...] = (), **defaults) -> Callable:
+    """Decorate a Typer command: append a flag per field of the app's `Config`, pass `config`."""
+    return dataclass_flags(config, "config", defaults, skip)
+
+
 JsonOption = typer.Option(False, "--json", help="Print one JSON object per line instead of a table.")
 DownloadOption = typer.Option(True, "--download/--no-download", help="Let a TensorFlow Datasets set download when "
                               "it is not in the local TensorFlow Datasets folder.")
+
+
+def model_argument(app: str, shipped: str | None = None) -> Any:
+    """The MODEL argument every inference command takes the same way: a run directory, an export folder or the
+    name of a shipped model (optional when the app ships one)."""
+    what = f"A run directory (written by `{app} train`), an exported SavedModel folder or a shipped model's name"
+    if shipped:
+        return typer.Argument(None, help=f"{what}.", show_default=shipped)
+    return typer.Argument(..., help=f"{what}.", show_default=False)
 
 
 def lazy_import(module: str) -> Callable[[], ModuleType]:
@@ -109,17 +134,13 @@ def lazy_import(module: str) -> Callable[[], ModuleType]:
     return lambda: importlib.import_module(module)
 
 
-def add_export_command(
-    app: typer.Typer,
-    name: str,
-    export: Callable[[], Callable[[Path, Path | None, int], Path]],
-    doc: str,
-    out_help: str = "Model folder; the SavedModel goes to OUT/VERSION (TF Serving layout).",
-) -> None:
+def add_export_command(app: typer.Typer, name: str, export: Callable[[], Callable[[Path, Path | None, int], Path]],
+                       doc: str, out_help: str = "Model folder; the SavedModel goes to OUT/VERSION (TF Serving "
+                                                 "layout).") -> None:
     """Give an app its `export RUN [--out] [--version]` command, the same in every app.
 
-    `export` returns the lab's `export(run, out, version)`; it is a thunk so that TensorFlow loads only when the
-    command runs (`--help` stays fast).
+    `export` returns a function `(run, out, version) -> path` (usually `lambda: runs.export(APP, ...)` through the
+    lab); it is a thunk so that TensorFlow loads only when the command runs (`--help` stays fast).
     """
 
     def command(

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from cli_helpers import invoke, main_error
 from conftest import run_cli
-from ganapps.apps.dcgan import data as D
+from ganapps.core import imagesets as D
 from ganapps.apps.dcgan import lab, models
 from PIL import Image
 

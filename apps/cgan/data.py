@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 from ganapps.apps.cgan.recipe import ATTRIBUTES, COLOURS, IMAGE_ATTRIBUTES
-from ganapps.apps.dcgan import data as image_data
+from ganapps.core import imagesets as image_data
+from ganapps.core.console import console
 from PIL import Image
 
 from ganapps.core import glyphs

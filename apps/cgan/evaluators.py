@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan.recipe import COLOURS
-from ganapps.apps.dcgan import data as image_data
+from ganapps.core import imagesets as image_data
+from ganapps.core.console import console
 
 JUDGE_VERSION = 1  # bump when the network or its training changes
 EPOCHS = 6
@@ -149,7 +150,7 @@ def judge(data: str, image_size: int, channels: int, download: bool = True, prog
         meta = json.loads(path.with_suffix(".json").read_text())
         return Judge(keras.saving.load_model(path, compile=False), tuple(meta["attributes"]),
                      np.array(meta["ranges"], np.float32))
-    status = image_data.console().status(f"training the {data} judge on real images (once; cached in {path.parent})")
+    status = console().status(f"training the {data} judge on real images (once; cached in {path.parent})")
     with status if progress else contextlib.nullcontext():
         model = train_judge(examples, ranges)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,8 @@ from ganapps.apps.cgan.recipe import (
     TEXT_VOCABULARY,
     WIDTH,
 )
-from ganapps.apps.dcgan import data as image_data
+from ganapps.core import imagesets as image_data
+from ganapps.core.console import console
 
 from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core import data as core_data
@@ -318,7 +319,7 @@ def fit_caption_embedding(config: Config, training: D.Examples, seed: int = 0, p
     """The joint caption and image towers for `config`, fitted on the training pairs (`captions.fit`)."""
     if config.caption_steps < 1:
         raise GanappsError(f"--caption-steps must be at least 1, got {config.caption_steps}")
-    status = image_data.console().status(f"fitting the caption embedding ({config.caption_steps} steps)")
+    status = console().status(f"fitting the caption embedding ({config.caption_steps} steps)")
     with status if progress else contextlib.nullcontext():
         return captions.fit(training.images, tokens(config, training.captions), len(config.vocabulary) + 2,
                             config.caption_steps, seed=seed, dim=config.caption_dim)

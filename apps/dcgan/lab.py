@@ -21,7 +21,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from ganapps.apps.dcgan import data as D
+from ganapps.core import imagesets as D
+from ganapps.core.console import console
 from ganapps.apps.dcgan import models
 from ganapps.apps.dcgan.recipe import (
     DEFAULT_DATA,
@@ -290,7 +291,7 @@ def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
     if path.is_file():
         return metrics.DigitFeatureExtractor(keras.saving.load_model(path, compile=False))
     images, labels = glyphs.render_glyphs(seed=1)
-    status = D.console().status(f"training the digit classifier (once; cached in {path})")
+    status = console().status(f"training the digit classifier (once; cached in {path})")
     with status if progress else contextlib.nullcontext():
         model = metrics.train_digit_classifier(images.astype(np.float32) / 255.0, labels, epochs=3, seed=0)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,65 +5,48 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
-from ganapps.apps.toy.recipe import (
-    DEFAULT_MODEL,
-    DEFAULTS,
-    EVAL_SAMPLES,
-    MODELS,
-    PUBLISHED,
-)
+from ganapps.apps.toy.recipe import DEFAULTS, EVAL_SAMPLES, PUBLISHED, Config
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import JsonOption, choices, lazy_import, plain, train_options
+from ganapps.options import JsonOption, choices, config_options, lazy_import, plain, train_options
 
 app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and grid (25 modes) mixtures.",
                   no_args_is_help=True)
 console = Console()
-Mixture = choices("Mixture", ("ring", "grid"))
 MixtureOrBoth = choices("MixtureOrBoth", ("ring", "grid", "both"))
-Model = choices("Model", MODELS)
-ModelOption = typer.Option(
-    DEFAULT_MODEL, "--model", "-m",
-    help="mixture: learnt mixture latent + Fourier-feature critic (beats PacGAN's rows); mlp: PacGAN's MLP "
-         "generator and maxout discriminator (shows mode collapse).",
-)
-
 
 _lab = lazy_import("ganapps.apps.toy.lab")
 
 
 @app.command()
+@config_options(Config)
 @train_options(out=Path("runs/toy"), **DEFAULTS)
-def train(
-    dataset: Mixture = typer.Option("grid", "--dataset", "-d", help="Mixture: ring (8 modes) or grid (25)."),
-    model: Model = ModelOption,
-    options=None,
-) -> None:
+def train(config=None, options=None) -> None:
     """Train a GAN on a 2-D mixture; writes plot.png (real: red dots, generated: blue crosses)."""
-    lab = _lab()
     start = time.perf_counter()
-    dataset = plain(dataset)
-    run = lab.train(dataset, options, plain(model))
+    run = _lab().train(config, options)
     cov = run.coverage
     console.print(
-        f"[bold]{dataset}[/]: {cov.modes_captured}/{cov.modes_total} modes, "
+        f"[bold]{config.dataset}[/]: {cov.modes_captured}/{cov.modes_total} modes, "
         f"{100 * cov.high_quality:.1f}% high-quality samples, reverse KL {cov.reverse_kl:.3f} "
         f"({time.perf_counter() - start:.0f} s)\nplot: {run.plot}\nmodel: {run.result.export_dir}"
     )
 
 
 @app.command()
+@config_options(Config, skip=("dataset",))
 @train_options(out=Path("runs/toy-benchmark"), **DEFAULTS)
 def benchmark(
     dataset: MixtureOrBoth = typer.Option("both", "--dataset", "-d", help="ring, grid or both."),
     runs: int = typer.Option(10, "--runs", help="Seeds per data set (0 .. N-1)."),
     as_json: bool = JsonOption,
     keep: bool = typer.Option(False, "--keep", help="Keep each run's directory (plots, checkpoints)."),
-    model: Model = ModelOption,
+    config=None,
     options=None,
 ) -> None:
     """Train N seeds per mixture and print mode coverage beside PacGAN's Table 1."""
@@ -82,7 +65,7 @@ def benchmark(
                 console.print(f"{name} seed {seed}: {row['modes']}/{row['modes_total']} modes, "
                               f"{100 * row['high_quality']:.1f}% HQ, spread {row['spread']:.2f} ({row['seconds']:.0f} s)")
 
-        summaries.append(lab.benchmark(name, runs, options.out, options, report, plain(model)))
+        summaries.append(lab.benchmark(replace(config, dataset=name), runs, options.out, options, report))
         if not keep:
             shutil.rmtree(options.out, ignore_errors=True)
     if as_json:
@@ -93,7 +76,7 @@ def benchmark(
     for column in ("data", "method", "runs", "modes", "high-quality %", "reverse KL", "spread", "s/run"):
         table.add_column(column)
     for s in summaries:
-        table.add_row(s.dataset, f"ganapps ({plain(model)})", str(s.runs), f"{s.modes_mean:.1f} +/- {s.modes_se:.1f}",
+        table.add_row(s.dataset, f"ganapps ({config.model})", str(s.runs), f"{s.modes_mean:.1f} +/- {s.modes_se:.1f}",
                       f"{s.hq_mean:.1f} +/- {s.hq_se:.1f}", f"{s.kl_mean:.4f}", f"{s.spread_mean:.2f}",
                       f"{s.seconds_mean:.0f}")
         for method, modes, hq in PUBLISHED[s.dataset]:

@@ -1,8 +1,14 @@
-"""The lab's default recipe and the published rows it is compared with (no TensorFlow import)."""
+"""The lab's configuration, default recipe and the published rows it is compared with (no TensorFlow import)."""
+
+from dataclasses import dataclass
+
+from ganapps.core.config import setting
+from ganapps.core.errors import check_choice
 
 EVAL_SAMPLES = 2500
 TRAIN_POINTS = 100_000
 
+MIXTURES = ("ring", "grid")
 MODELS = ("mixture", "mlp")  # see models.py
 DEFAULT_MODEL = "mixture"
 
@@ -21,3 +27,17 @@ PUBLISHED = {
     "grid": [("GAN", 17.3, 94.8), ("ALI", 24.1, 95.7), ("PacGAN4", 24.8, 93.6)],
     "ring": [("GAN", 6.3, 98.2), ("PacGAN2", 7.9, 95.6)],
 }
+
+
+@dataclass(frozen=True)
+class Config:
+    """Which mixture a run learns and which pair of networks learns it; saved in its config.json."""
+
+    dataset: str = setting("grid", "Mixture: ring (8 modes) or grid (25).", choices=MIXTURES, short="-d")
+    model: str = setting(DEFAULT_MODEL, "mixture: learnt mixture latent + Fourier-feature critic (beats PacGAN's "
+                         "rows); mlp: PacGAN's MLP generator and maxout discriminator (shows mode collapse).",
+                         choices=MODELS, short="-m")
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, MIXTURES)
+        check_choice("model", self.model, MODELS)

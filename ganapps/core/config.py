@@ -1,69 +1,107 @@
-"""Training options and the names of every choice, importable without TensorFlow (fast `--help`)."""
+"""Training options, app configurations and the names of every choice, importable without TensorFlow.
+
+Every app's `Config` and the shared `TrainOptions` are frozen-free dataclasses whose fields are declared once with
+`setting(default, help)`: the help text rides in the field's metadata, so the command line generates its flags from
+the dataclass (`ganapps.options`) and a notebook user reads the same text in the class.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import ParameterError, check_at_least, check_choice
 
 LOSS_FAMILIES = ("minimax", "non-saturating", "wasserstein", "hinge", "least-squares")
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 PRECISIONS = ("off", "float16", "bfloat16")
+JIT = ("auto", "on", "off")
+
+RUN, LOSS, HARDWARE, MODEL = "Run", "Loss and regularisers", "Hardware", "Model and data"
+
+
+def setting(default: Any, help: str, *, choices: tuple | None = None, short: str | None = None,
+            show_default: str | bool = True, panel: str = MODEL, flag: bool = True) -> Any:
+    """A dataclass field with its help text; `choices` lists valid values, `short` a one-letter flag, `flag=False`
+    keeps a field out of the command line (it is filled by the app, e.g. a fitted vocabulary)."""
+    metadata = {"help": help, "choices": choices, "short": short, "show_default": show_default, "panel": panel,
+                "flag": flag}
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def from_dict(cls: type, values: dict | None) -> Any:
+    """`cls(**values)` keeping only the fields `cls` has (a run written by an older version may hold more)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (values or {}).items() if k in names}
+    return cls(**kept)
+
+
+def to_json(instance: Any) -> dict:
+    """A dataclass as JSON-ready values (paths as strings)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(instance).items()}
+
+
+_EMA_HELP = ("EMA decay of generator weights for sampling and export (0: off); warms up as "
+             "min(decay, (1 + step) / (10 + step)), so short runs are not averaged with their initial weights.")
 
 
 @dataclass
 class TrainOptions:
     """Options shared by every app's `train` (the CLI fills them from flags; notebooks pass them directly)."""
 
-    out: Path = Path("runs/run")
-    epochs: int = 10
-    steps: int = 200
-    batch_size: int = 64
-    seed: int = 0
-    strategy: str = "auto"
-    devices: int = 0
-    mixed_precision: str = "off"
-    jit: str = "auto"
-    resume: bool = False
-    loss: str = "non-saturating"
-    d_steps: int = 1
-    gp_weight: float = 0.0
-    r1_weight: float = 0.0
-    label_smoothing: float = 0.0
-    feature_matching: float = 0.0
-    ema: float = 0.0
-    pack: int = 1
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lr_decay_start: float = 1.0
-    d_stop: float = 1.0
-    verbose: int | str = "auto"
-    extra: dict = field(default_factory=dict)
+    out: Path = setting(Path("runs/run"), "Run directory: config, checkpoints, samples, logs, export.", panel=RUN)
+    epochs: int = setting(10, "Number of epochs.", panel=RUN)
+    steps: int = setting(200, "Training steps per epoch.", panel=RUN)
+    batch_size: int = setting(64, "Global batch size (split over replicas).", panel=RUN)
+    seed: int = setting(0, "Seed for weights, data order and noise.", panel=RUN)
+    resume: bool = setting(False, "Continue the run in --out from its last finished epoch.", panel=RUN)
+    loss: str = setting("non-saturating", "Adversarial loss family.", choices=LOSS_FAMILIES, panel=LOSS)
+    d_steps: int = setting(1, "Discriminator updates per generator update.", panel=LOSS)
+    gp_weight: float = setting(0.0, "WGAN-GP gradient penalty weight (0: off).", panel=LOSS)
+    r1_weight: float = setting(0.0, "R1 penalty weight gamma (0: off).", panel=LOSS)
+    label_smoothing: float = setting(0.0, "One-sided label smoothing of real targets.", panel=LOSS)
+    feature_matching: float = setting(0.0, "Feature-matching term weight (0: off).", panel=LOSS)
+    ema: float = setting(0.0, _EMA_HELP, panel=LOSS)
+    pack: int = setting(1, "PacGAN packing: samples the discriminator judges together.", panel=LOSS)
+    g_lr: float = setting(2e-4, "Generator learning rate.", panel=LOSS)
+    d_lr: float = setting(2e-4, "Discriminator learning rate (TTUR: set it apart from --g-lr).", panel=LOSS)
+    beta1: float = setting(0.5, "Adam beta_1.", panel=LOSS)
+    beta2: float = setting(0.999, "Adam beta_2.", panel=LOSS)
+    lr_decay_start: float = setting(1.0, "Fraction of training after which both learning rates decay linearly "
+                                         "to 0 (1: constant).", panel=LOSS)
+    d_stop: float = setting(1.0, "Fraction of training by which the discriminator stops learning: its "
+                                 "learning-rate schedule is compressed into it, and the generator then refines "
+                                 "against a fixed critic (1: never).", panel=LOSS)
+    strategy: str = setting("auto", "tf.distribute strategy; auto: mirrored on several GPUs, one-device on one.",
+                            choices=STRATEGIES, panel=HARDWARE)
+    devices: int = setting(0, "Split the CPU into N logical devices (test multi-replica runs without GPUs).",
+                           panel=HARDWARE)
+    mixed_precision: str = setting("off", "Mixed precision policy.", choices=PRECISIONS, panel=HARDWARE)
+    jit: str = setting("auto", "XLA compilation; auto: on for GPUs and TPUs only.", choices=JIT, panel=HARDWARE)
+    steps_per_execution: int = setting(0, "Training steps per call into the compiled graph (0: auto, the largest "
+                                          "divisor of --steps up to 20; 1 under multi-worker).", panel=HARDWARE)
+    verbose: int | str = setting("auto", "Keras progress output.", flag=False)
 
     def __post_init__(self):
         self.out = Path(self.out)
         for name in ("epochs", "steps", "batch_size", "d_steps", "pack"):
-            if getattr(self, name) < 1:
-                raise GanappsError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+            check_at_least(name, getattr(self, name), 1)
+        check_at_least("steps_per_execution", self.steps_per_execution, 0)
         if self.batch_size % self.pack:
-            raise GanappsError(f"--batch-size {self.batch_size} must be a multiple of --pack {self.pack}")
+            raise ParameterError("batch_size", f"{self.batch_size} must be a multiple of pack {self.pack}")
         if not 0.0 <= self.ema < 1.0:
-            raise GanappsError(f"--ema must be in [0, 1), got {self.ema}")
+            raise ParameterError("ema", f"must be in [0, 1), got {self.ema}")
         for name in ("lr_decay_start", "d_stop"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise GanappsError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
-        if self.loss not in LOSS_FAMILIES:
-            raise GanappsError(f"--loss {self.loss!r}: choose one of {', '.join(LOSS_FAMILIES)}")
-        if self.strategy not in STRATEGIES:
-            raise GanappsError(f"--strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        if self.mixed_precision not in PRECISIONS:
-            raise GanappsError(f"--mixed-precision {self.mixed_precision!r}: choose {', '.join(PRECISIONS)}")
+                raise ParameterError(name, f"must be in [0, 1], got {getattr(self, name)}")
+        check_choice("loss", self.loss, LOSS_FAMILIES)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
+        check_choice("jit", self.jit, JIT)
 
     def to_json(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["out"] = str(self.out)
-        return data
+        return to_json(self)

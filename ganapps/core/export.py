@@ -1,14 +1,24 @@
-"""SavedModel export of generators in the TF Serving layout `NAME/VERSION/`, written atomically."""
+"""SavedModel export in the TF Serving layout `NAME/VERSION/` (written atomically), and the inference `Handle`
+that every app's notebook API returns, over a Keras generator or an exported SavedModel alike."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import tensorflow as tf
+
+from ganapps.core.errors import GanappsError
+
+
+def shipped_model_path(name: str) -> Path:
+    """Where a model shipped with the package lives (inside the installed `ganapps.saved_models`)."""
+    import ganapps.saved_models
+
+    return Path(ganapps.saved_models.__file__).parent / name
 
 
 def input_specs(model: keras.Model, names: Sequence[str] | None = None) -> list[tf.TensorSpec]:
@@ -59,20 +69,102 @@ def export_generator(
     return target
 
 
-def load_generator(path: str | Path):
-    """Load an exported generator; returns a callable taking the serving inputs as keyword arguments."""
-    from ganapps.core.errors import GanappsError
-
+def saved_model_version(path: str | Path) -> Path:
+    """`path` itself when it holds saved_model.pb, else its highest numeric version folder (as TF Serving picks)."""
     path = Path(path)
-    if not (path / "saved_model.pb").exists():
-        versions = [p for p in path.glob("*") if (p / "saved_model.pb").exists()]
-        if not versions:
-            raise GanappsError(f"{path}: no SavedModel here (expected saved_model.pb in it or in a version folder)")
-        # The highest version, numerically as TF Serving picks it (10 after 9).
-        path = max(versions, key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
-    loaded = tf.saved_model.load(str(path))
-    signature = loaded.signatures["serving_default"]
-    # The signature holds its variables weakly: keep the loaded object alive as long as the signature, or a
-    # tf.function that calls it fails with "referencing variables which have been deleted".
-    signature.saved_model = loaded
-    return signature
+    if (path / "saved_model.pb").exists():
+        return path
+    versions = [p for p in path.glob("*") if (p / "saved_model.pb").exists()]
+    if not versions:
+        raise GanappsError(f"{path}: no SavedModel here (expected saved_model.pb in it or in a version folder)")
+    return max(versions, key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
+
+
+class ServingFunction:
+    """An exported `serving_default` signature called like the generator it came from: positional inputs in the
+    signature's order, the first output back."""
+
+    def __init__(self, path: str | Path):
+        self.path = saved_model_version(path)
+        self.loaded = tf.saved_model.load(str(self.path))  # kept alive: the signature holds its variables weakly
+        self.signature = self.loaded.signatures["serving_default"]
+        inputs = self.signature.structured_input_signature[1]
+        self.input_names = sorted(inputs, key=lambda n: self.signature._arg_keywords.index(n)) \
+            if hasattr(self.signature, "_arg_keywords") else list(inputs)
+        self.input_specs = [inputs[n] for n in self.input_names]
+        self.output_name, self.output_spec = next(iter(self.signature.structured_outputs.items()))
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        return [tuple(spec.shape) for spec in self.input_specs]
+
+    @property
+    def output_shape(self) -> tuple:
+        return tuple(self.output_spec.shape)
+
+    def __call__(self, *inputs) -> tf.Tensor:
+        named = {name: tf.convert_to_tensor(x, spec.dtype)
+                 for name, spec, x in zip(self.input_names, self.input_specs, inputs)}
+        return self.signature(**named)[self.output_name]
+
+
+class KerasFunction:
+    """A Keras generator behind the same interface as `ServingFunction` (inference mode)."""
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.input_names = [i.name.split(":")[0] for i in model.inputs]
+        self.input_dtypes = [tf.as_dtype(i.dtype) for i in model.inputs]
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        return [tuple(i.shape) for i in self.model.inputs]
+
+    @property
+    def output_shape(self) -> tuple:
+        return tuple(self.model.outputs[0].shape)
+
+    def __call__(self, *inputs) -> tf.Tensor:
+        tensors = [tf.convert_to_tensor(x, d) for x, d in zip(inputs, self.input_dtypes)]
+        return self.model(tensors[0] if len(tensors) == 1 else tensors, training=False)
+
+
+class Handle:
+    """A trained generator to run: what `runs.open_model` returns for a run directory, an export or a shipped model.
+
+    Apps subclass it with their verbs (sample, upscale, translate, predict ...). The function it wraps takes the
+    generator's inputs positionally and returns its output, whether it came from Keras or from a SavedModel.
+    """
+
+    def __init__(self, function: ServingFunction | KerasFunction, source: str):
+        self.function = function
+        self.source = source
+
+    @classmethod
+    def from_keras(cls, model: keras.Model, source: str) -> Handle:
+        return cls(KerasFunction(model), source)
+
+    @classmethod
+    def from_saved_model(cls, path: str | Path) -> Handle:
+        return cls(ServingFunction(path), str(path))
+
+    @classmethod
+    def from_gan(cls, gan: Any, config: Any, source: str) -> Handle:
+        """The handle of a trained GAN (its sampling generator); apps that need the config override it."""
+        return cls.from_keras(gan.sampling_generator, source)
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        return self.function.input_shapes
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.function.output_shape
+
+    def __call__(self, *inputs) -> tf.Tensor:
+        return self.function(*inputs)
+
+
+def load_generator(path: str | Path) -> ServingFunction:
+    """An exported generator as a callable: positional serving inputs in, its output tensor out."""
+    return ServingFunction(path)

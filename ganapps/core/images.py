@@ -150,3 +150,29 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     if not files:
         raise GanappsError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
     return files
+
+
+def fit_image(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop a uint8 HWC image to a square and resize it to `size` (Pillow's filters antialias)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top : top + side, left : left + side]
+    if side == size:
+        return square
+    pil = Image.fromarray(square[..., 0] if square.shape[-1] == 1 else square)
+    resized = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
+    return resized.reshape(size, size, square.shape[-1])
+
+
+def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 NHWC images as 1 (ITU-R 601 luma, as Pillow's "L") or 3 channels."""
+    have = images.shape[-1]
+    if have == channels:
+        return images
+    if (have, channels) == (1, 3):
+        return np.repeat(images, 3, axis=-1)
+    if (have, channels) == (3, 1):
+        luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
+    raise GanappsError(f"cannot convert {have}-channel images to {channels} channels")

@@ -1,8 +1,8 @@
 """A training run: options, run directory, strategy, resumable checkpoints, samples, logs, export.
 
-Every app's `train` goes through `train_gan`, so all of them resume, log and export the same way:
+Every app trains through `train(APP, config, options)`, so all of them resume, log and export the same way:
 
-    run_dir/config.json           the options the run was started with
+    run_dir/config.json           the app, its config and the options the run was started with
     run_dir/checkpoints/          the last finished epoch (weights, optimizer and RNG state)
     run_dir/samples/epoch_NNNN.*  something to look at after each epoch
     run_dir/logs/                 TensorBoard scalars; run_dir/history.csv the same as a table
@@ -12,19 +12,22 @@ Every app's `train` goes through `train_gan`, so all of them resume, log and exp
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
-from ganapps.core.config import TrainOptions
+from ganapps.core.app import App
+from ganapps.core.config import TrainOptions, from_dict, to_json
 from ganapps.core.errors import GanappsError
-from ganapps.core.export import export_generator
+from ganapps.core.export import export_generator, shipped_model_path
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
 from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
@@ -33,6 +36,7 @@ from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
 @dataclass
 class TrainResult:
     gan: GAN
+    config: Any
     run_dir: Path
     history: dict
     export_dir: Path | None
@@ -68,7 +72,8 @@ def learning_rate(options: TrainOptions, base: float, updates_per_step: int = 1,
 
 
 def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
-    """Compile with the options' optimizers and regularisers; call inside the strategy scope."""
+    """Compile with the options' optimizers, regularisers and steps per execution; call inside the strategy
+    scope."""
     mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
     adam = lambda lr: keras.optimizers.Adam(lr, beta_1=options.beta1, beta_2=options.beta2)  # noqa: E731
     gan.compile(
@@ -82,58 +87,111 @@ def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
         feature_matching=options.feature_matching,
         mixed_precision=mixed,
         jit_compile=resolve_jit(options.jit),
-        **compile_kwargs,
+        **{"steps_per_execution": _steps_per_execution(options), **compile_kwargs},
     )
     return gan
 
 
-def read_run_config(run_dir: str | Path, app: str) -> dict | None:
-    """A run's config.json; None when `run_dir` is not a run directory, a one-line error for another app's run."""
+@dataclass(frozen=True)
+class RunRecord:
+    """A run directory's config.json, read back: the app's config and the training options it was started with."""
+
+    path: Path
+    config: Any
+    options: TrainOptions
+    raw: dict
+
+
+def read_run(run_dir: str | Path, app: App) -> RunRecord | None:
+    """A run's config.json; None when `run_dir` is not a run directory, a one-line error for another app's run.
+
+    A run written before the `App` spec kept its config under `options.extra`; it is read the same way.
+    """
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return None
-    config = json.loads(path.read_text())
-    if config.get("app") != app:
-        raise GanappsError(f"{run_dir}: a {config.get('app')!r} run, not a {app} run")
-    return config
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise GanappsError(f"{path}: unreadable run configuration ({error})") from None
+    if raw.get("app") != app.name:
+        raise GanappsError(f"{run_dir}: a {raw.get('app')!r} run, not a {app.name} run")
+    options = dict(raw.get("options") or {})
+    legacy = options.pop("extra", None)
+    values = raw.get("config")
+    if values is None and legacy is not None:  # the layout before the App spec
+        values = legacy.get(app.name, legacy)
+    try:
+        return RunRecord(Path(run_dir), from_dict(app.config, values), from_dict(TrainOptions, options), raw)
+    except (TypeError, GanappsError) as error:
+        raise GanappsError(f"{run_dir}: this version cannot rebuild the run from its config.json ({error})") from None
 
 
-def load_run(run_dir: str | Path, app: str, build: Callable[[TrainOptions], GAN]) -> GAN:
-    """A run's GAN rebuilt by `build` from its config.json and restored from its last checkpoint."""
-    config = read_run_config(run_dir, app)
-    if config is None:
-        raise GanappsError(f"{run_dir}: not a {app} run directory (no config.json)")
+def _require_run(run_dir: str | Path, app: App) -> RunRecord:
+    record = read_run(run_dir, app)
+    if record is None:
+        raise GanappsError(f"{run_dir}: not a {app.name} run directory (no config.json)")
+    return record
+
+
+def load(app: App, run_dir: str | Path) -> GAN:
+    """A run's GAN rebuilt from its config.json and restored from its last checkpoint."""
+    record = _require_run(run_dir, app)
     checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
     if not checkpoint.exists():
         raise GanappsError(f"{run_dir}: no checkpoint yet (the run has not finished an epoch)")
-    options = TrainOptions(**config["options"])
     previous = keras.mixed_precision.global_policy()
-    set_precision(options.mixed_precision)  # the checkpoint holds the loss-scale state of float16 runs
+    set_precision(record.options.mixed_precision)  # the checkpoint holds the loss-scale state of float16 runs
     try:
-        gan = build(options)
+        gan = app.build(record.config, record.options)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     checkpoint.restore(gan)
     return gan
 
 
-def open_model(path: str | Path, app: str, build: Callable[[TrainOptions], GAN], kind, what: str = "model"):
-    """`kind` (a class with `from_saved_model(path)` and `from_keras(model, name)`) for a run directory (its
-    export, else its checkpoint) or an exported SavedModel folder; one-line errors for anything else."""
-    path = Path(path)
+def open_model(app: App, model: Any = None) -> Any:
+    """The app's inference handle for `model`: a handle (returned as is), a run directory (its export, else its
+    checkpoint), an exported SavedModel folder, the name of a shipped model, or None for the app's shipped default.
+    """
+    if isinstance(model, app.handle):
+        return model
+    if model is None:
+        if app.shipped is None:
+            raise GanappsError(f"{app.name} ships no model: name a run directory or an exported model")
+        model = app.shipped
+    path = Path(model)
+    if not path.exists() and shipped_model_path(str(model)).is_dir() and path.name == str(model):
+        path = shipped_model_path(str(model))
     if not path.exists():
-        raise GanappsError(f"{path}: no such run directory or SavedModel")
-    if read_run_config(path, app) is not None:
-        export = path / "export" / app
-        if _holds_saved_model(export):
-            return kind.from_saved_model(export)
-        return kind.from_keras(load_run(path, app, build).sampling_generator, str(path))
+        raise GanappsError(f"{path}: no such run directory, SavedModel or shipped model")
+    record = read_run(path, app)
+    if record is not None:
+        export_dir = path / "export" / app.name
+        if _holds_saved_model(export_dir):
+            return app.handle.from_saved_model(export_dir)
+        return app.handle.from_gan(load(app, path), record.config, str(path))
     try:
-        return kind.from_saved_model(path)
+        return app.handle.from_saved_model(path)
     except GanappsError:
         raise GanappsError(
-            f"{path}: neither a {app} run directory (no config.json) nor an exported {what} (no saved_model.pb)"
+            f"{path}: neither a {app.name} run directory (no config.json) nor an exported {app.name} model "
+            "(no saved_model.pb)"
         ) from None
+
+
+def export(app: App, run_dir: str | Path, out: str | Path | None = None, version: int = 1) -> Path:
+    """Export a run's model from its last checkpoint at `out/version` (TF Serving layout); `out` defaults to the
+    run's `export/NAME`, the folder training writes at its end."""
+    record = _require_run(run_dir, app)
+    folder = Path(out) if out else Path(run_dir) / "export" / app.name
+    return _export(app, load(app, run_dir), record.config, folder, version)
+
+
+def _export(app: App, gan: GAN, config: Any, folder: Path, version: int = 1) -> Path:
+    if app.export is not None:
+        return app.export(gan, config, folder, version)
+    return export_generator(gan.sampling_generator, folder, version)
 
 
 def _holds_saved_model(folder: Path) -> bool:
@@ -149,24 +207,27 @@ def _write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
 
 
-def train_gan(
-    app: str,
-    options: TrainOptions,
-    build: Callable[[TrainOptions], GAN],
-    dataset: Callable[[int], tf.data.Dataset],
-    write_samples: Callable[[GAN, Path], None] | None = None,
-    export: Callable[[GAN, Path], Path] | None = None,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-) -> TrainResult:
-    """Train a GAN as a resumable run in `options.out`.
+def _steps_per_execution(options: TrainOptions) -> int:
+    """`--steps-per-execution`, or auto: the largest divisor of the epoch's steps up to 20 (Keras then runs that
+    many steps per call into the graph, so per-step Python and dispatch overhead is paid once per call); 1 under
+    multi-worker, whose collectives inside Keras's multi-step loop fail to compile."""
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    if options.steps_per_execution:
+        return math.gcd(options.steps, options.steps_per_execution)
+    return math.gcd(options.steps, 20)
 
-    Args:
-        build: makes the compiled GAN (called inside the strategy scope; use `compile_gan`).
-        dataset: returns the global-batch dataset starting at a given step (so a resume skips what was seen).
-        write_samples: saves a picture of the current model to a path (grid, scatter plot ...).
-        export: writes the final SavedModel(s) under a folder and returns it; by default the sampling
-            generator goes to `export/<app>/1`.
+
+def train(app: App, config: Any = None, options: TrainOptions | None = None,
+          callbacks: list[keras.callbacks.Callback] | None = None) -> TrainResult:
+    """Train `app` as a resumable run in `options.out` (default: the app's recipe in `runs/NAME`).
+
+    Writes config.json (`{"app", "config", "options", versions}`), a checkpoint per epoch, samples, TensorBoard
+    logs and history.csv, and the export; with `options.resume` it continues from the last finished epoch and ends
+    with the weights an uninterrupted run would have.
     """
+    config = app.config() if config is None else config
+    options = options or app.options()
     run_dir = options.out
     checkpoint = RunCheckpoint(run_dir / "checkpoints")
     if checkpoint.exists() and not options.resume:
@@ -174,6 +235,10 @@ def train_gan(
             f"{run_dir} already holds a run (epoch {checkpoint.saved_epoch()}); pass --resume to continue it "
             "or choose another --out"
         )
+    if options.resume and checkpoint.exists():
+        config = _require_run(run_dir, app).config  # what the run was started with, prepared already
+    elif app.prepare is not None:
+        config = app.prepare(config)
     loss_scaling = set_precision(options.mixed_precision)
     strategy = resolve_strategy(options.strategy, options.devices)
     keras.utils.set_random_seed(options.seed)
@@ -181,12 +246,13 @@ def train_gan(
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / "config.json", {
-            "app": app, "options": options.to_json(), "strategy": type(strategy).__name__,
-            "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "python": platform.python_version(), "loss_scaling": loss_scaling,
+            "app": app.name, "config": to_json(config), "options": options.to_json(),
+            "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+            "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
+            "loss_scaling": loss_scaling,
         })
     with strategy.scope():
-        gan = build(options)
+        gan = app.build(config, options)
         initial_epoch = checkpoint.restore(gan) if checkpoint.exists() else 0
     health = GanHealth(gan.loss_family, run_dir)
     checkpoint.health = health
@@ -196,12 +262,12 @@ def train_gan(
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
         ]
-        if write_samples is not None:
-            all_callbacks.append(SampleWriter(run_dir / "samples", write_samples))
+        if app.samples is not None:
+            all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p)))
     all_callbacks += list(callbacks or [])
     history = {}
     if initial_epoch < options.epochs:
-        data = dataset(initial_epoch * options.steps)
+        data = app.dataset(config, options, initial_epoch * options.steps)
         fit = gan.fit(
             data, epochs=options.epochs, steps_per_epoch=options.steps, initial_epoch=initial_epoch,
             callbacks=all_callbacks, verbose=options.verbose, shuffle=False,
@@ -209,9 +275,13 @@ def train_gan(
         history = fit.history
     if health.failure:
         raise GanappsError(health.failure)
-    export_dir = None
-    if chief:
-        export_dir = export(gan, run_dir / "export") if export else export_generator(
-            gan.sampling_generator, run_dir / "export" / app
-        )
-    return TrainResult(gan, run_dir, history, export_dir, initial_epoch, health)
+    export_dir = _export(app, gan, config, run_dir / "export" / app.name) if chief else None
+    return TrainResult(gan, config, run_dir, history, export_dir, initial_epoch, health)
+
+
+def resume(app: App, run_dir: str | Path, epochs: int | None = None) -> TrainResult:
+    """Continue a run from its last finished epoch with the options it was started with (or more `epochs`)."""
+    record = _require_run(run_dir, app)
+    options = dataclasses.replace(record.options, out=Path(run_dir), resume=True,
+                                  **({"epochs": epochs} if epochs else {}))
+    return train(app, record.config, options)

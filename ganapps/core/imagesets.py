@@ -1,4 +1,4 @@
-"""Where DCGAN images come from: embedded glyphs, an image folder, or TensorFlow Datasets.
+"""Image sets for the image apps: embedded glyphs, an image folder, or TensorFlow Datasets.
 
 Every source becomes an `ImageSet` of uint8 NHWC arrays held in memory (a fixed size and channel count), so
 training batches come from the core's resumable `array_dataset` and bad files fail before training starts,
@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from ganapps.core import glyphs
 from ganapps.core.data import TFDS_PREFIX
 from ganapps.core.data import load_tfds as load_tfds_split
 from ganapps.core.errors import GanappsError
-from ganapps.core.images import list_images, load_image, to_uint8
+from ganapps.core.console import progress_bar
+from ganapps.core.images import convert_channels, fit_image, list_images, load_image, to_uint8
 
 GLYPHS = "glyphs"
 HELD_OUT_FRACTION = 1 / 6  # 2,000 of the 12,000 glyphs; the same share of any other source
@@ -49,35 +48,6 @@ class ImageSet:
         return ImageSet(self.images[index], None if self.labels is None else self.labels[index], self.source)
 
 
-# ---------------------------------------------------------------------------------------------------------- shapes
-
-
-def fit_image(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop a uint8 HWC image to a square and resize it to `size` (Pillow's filters antialias)."""
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = image[top : top + side, left : left + side]
-    if side == size:
-        return square
-    pil = Image.fromarray(square[..., 0] if square.shape[-1] == 1 else square)
-    resized = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
-    return resized.reshape(size, size, square.shape[-1])
-
-
-def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 NHWC images as 1 (ITU-R 601 luma, as Pillow's "L") or 3 channels."""
-    have = images.shape[-1]
-    if have == channels:
-        return images
-    if (have, channels) == (1, 3):
-        return np.repeat(images, 3, axis=-1)
-    if (have, channels) == (3, 1):
-        luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
-    raise GanappsError(f"cannot convert {have}-channel images to {channels} channels")
-
-
 def _is_grey(images: np.ndarray) -> bool:
     return images.shape[-1] == 1 or bool(np.all(images[..., :1] == images[..., 1:]))
 
@@ -92,20 +62,6 @@ def _shape(images: np.ndarray, size: int, channels: int | None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------- sources
-
-
-def console():
-    """Progress goes to stderr, so that `--json` output on stdout stays parseable."""
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def progress_bar(items, total: int | None, description: str, show: bool):
-    """`items`, with a transient rich progress bar on stderr when `show`."""
-    from rich.progress import track
-
-    return track(items, description=description, total=total, disable=not show, console=console(), transient=True)
 
 
 def load_folder(folder: str | Path, size: int, channels: int | None = None, progress: bool = False) -> ImageSet:
