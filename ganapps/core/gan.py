@@ -5,8 +5,7 @@ overriding `generator_extra_losses` / `discriminator_extra_losses`, change how a
 `unpack_batch`, or how fakes are made with `generate`; they never copy the step.
 
 Replica correctness (see ARCHITECTURE.md): Keras 3 sums gradients over replicas and does not rescale a
-loss computed in a custom `train_step`, so `apply_gradients` divides every loss by the number of replicas
-once. Random draws are made for the *global* batch from a stateless seed and sliced per replica, so a step
+loss computed in a custom `train_step`, so `apply_update` scales every gradient by 1 / replicas once. Random draws are made for the *global* batch from a stateless seed and sliced per replica, so a step
 on N replicas sees exactly the noise that one replica would for the same global batch, and a resumed run
 draws what an uninterrupted one would.
 """
@@ -33,6 +32,16 @@ class Batch(NamedTuple):
     condition: Any = None
 
 
+class Judgement(NamedTuple):
+    """What the discriminator says of a batch: the adversarial logits (float32), the features that feature matching
+    compares (or None), and any auxiliary heads by name (a class or attribute predictor ...), so that a subclass's
+    extra terms read the same pass instead of running the discriminator again."""
+
+    logits: tf.Tensor
+    features: Any = None
+    heads: dict = {}
+
+
 def _pack(x: tf.Tensor, pack: int) -> tf.Tensor:
     """PacGAN packing: merge groups of `pack` consecutive samples along the last axis."""
     if pack == 1:
@@ -47,13 +56,24 @@ def _pack(x: tf.Tensor, pack: int) -> tf.Tensor:
     return tf.reshape(moved, new_shape)
 
 
+def judgement(out) -> Judgement:
+    """A discriminator's output as a `Judgement`: logits, `(logits, features)`, or a dict with `logit`, optional
+    `features` and any other heads."""
+    if isinstance(out, dict):
+        heads = {k: v for k, v in out.items() if k not in ("logit", "features")}
+        return Judgement(tf.cast(out["logit"], tf.float32), out.get("features"), heads)
+    if isinstance(out, (tuple, list)):
+        return Judgement(tf.cast(out[0], tf.float32), out[1])
+    return Judgement(tf.cast(out, tf.float32))
+
+
 class GAN(keras.Model):
     """Generator + discriminator trained adversarially with any core loss family.
 
     Args:
         generator: maps a latent batch (or `[latent, condition]`) to samples.
-        discriminator: maps samples (or `[samples, condition]`) to logits, or to `(logits, features)` when
-            feature matching is used.
+        discriminator: maps samples (or `[samples, condition]`) to logits, to `(logits, features)` when feature
+            matching is used, or to a dict with `logit`, `features` and auxiliary heads (see `Judgement`).
         ema_decay: keep an exponential moving average of the generator weights (e.g. 0.999; warmed up as
             min(decay, (1 + step) / (10 + step))); sampling, `call()` and export then use the averaged generator.
         pack: PacGAN packing degree; the discriminator's input has `pack` times the channels.
@@ -208,19 +228,16 @@ class GAN(keras.Model):
             return value
         return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
 
-    def apply_gradients(self, tape: tf.GradientTape, loss: tf.Tensor, variables: list, optimizer) -> tf.Tensor:
-        """The one place where a loss becomes an update: scaled for replicas (and loss scaling) once.
-
-        Call it inside the tape's context, so that the scaling is recorded. Returns the global norm of this replica's unscaled gradients, for health monitoring.
-        """
+    def apply_update(self, tape: tf.GradientTape, loss: tf.Tensor, variables: list, optimizer) -> tf.Tensor:
+        """The one place where a loss becomes an update: its gradient scaled once for the replicas (Keras sums
+        replica gradients) and for float16 loss scaling. Call it after the tape's context. Returns the global norm
+        of this replica's unscaled gradients, for health monitoring."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        scaled = optimizer.scale_loss(loss / replicas)
-        grads = tape.gradient(scaled, variables)
+        scale = tf.cast(optimizer.scale_loss(tf.constant(1.0, loss.dtype)), loss.dtype)
+        grads = tape.gradient(loss, variables, output_gradients=scale / replicas)
         optimizer.apply_gradients(zip(grads, variables))
         norm = tf.linalg.global_norm([g for g in grads if g is not None]) * replicas
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = norm / tf.cast(optimizer.dynamic_scale, norm.dtype)
-        return norm
+        return norm / tf.cast(scale, norm.dtype)
 
     # ------------------------------------------------------------------ hooks
     def unpack_batch(self, data) -> Batch:
@@ -240,56 +257,58 @@ class GAN(keras.Model):
         inputs = z if batch.condition is None else [z, batch.condition]
         return self.generator(inputs, training=training)
 
-    def discriminate(self, samples, batch: Batch, training: bool = True):
-        """Discriminator scores as `(logits, features or None)`, with PacGAN packing applied."""
+    def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
+        """The discriminator's `Judgement` of `samples` under the batch's condition, with PacGAN packing applied."""
         samples = _pack(samples, self.pack)
         if batch.condition is None:
             inputs = samples
         else:
             inputs = [samples, tf.nest.map_structure(lambda c: _pack(c, self.pack), batch.condition)]
-        out = self.discriminator(inputs, training=training)
-        if isinstance(out, (tuple, list)):
-            return tf.cast(out[0], tf.float32), out[1]
-        return tf.cast(out, tf.float32), None
+        return judgement(self.discriminator(inputs, training=training))
 
-    def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
-        """Weighted extra generator terms (content, cycle, identity ...); each is reported as a metric."""
+    def generator_extra_losses(self, batch: Batch, fake, scores: Judgement | None,
+                               training: bool = True) -> dict[str, tf.Tensor]:
+        """Weighted extra generator terms (content, cycle, identity ...); each is reported as a metric. `scores` is
+        the discriminator's judgement of `fake` in this update (None when training without the discriminator)."""
         return {}
 
-    def discriminator_extra_losses(self, batch: Batch, fake, real_logits, fake_logits) -> dict[str, tf.Tensor]:
-        """Weighted extra discriminator terms (auxiliary classifier ...); each is reported as a metric."""
+    def discriminator_extra_losses(self, batch: Batch, fake, real: Judgement, fake_scores: Judgement
+                                   ) -> dict[str, tf.Tensor]:
+        """Weighted extra discriminator terms (auxiliary classifier ...); each is reported as a metric. `real` and
+        `fake_scores` are this update's judgements of the real and generated batch."""
         return {}
 
     # ------------------------------------------------------------------ the step
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
         fake = tf.nest.map_structure(tf.stop_gradient, self.generate(batch, training=True))
-        real_logits, _ = self.discriminate(batch.real, batch)
-        fake_logits, _ = self.discriminate(fake, batch)
-        terms = {"d_adv": L.discriminator_loss(self.loss_family, real_logits, fake_logits, self.label_smoothing)}
-        critic = lambda x: self.discriminate(x, batch)[0]  # noqa: E731
+        real = self.discriminate(batch.real, batch)
+        fake_scores = self.discriminate(fake, batch)
+        terms = {"d_adv": L.discriminator_loss(self.loss_family, real.logits, fake_scores.logits,
+                                               self.label_smoothing)}
+        critic = lambda x: self.discriminate(x, batch).logits  # noqa: E731
         if self.gp_weight:
             eps_shape = [tf.shape(batch.real)[0]] + [1] * (len(batch.real.shape) - 1)
             epsilon = self.random_uniform(eps_shape)
             terms["gp"] = self.gp_weight * L.gradient_penalty(critic, batch.real, fake, epsilon)
         if self.r1_weight:
             terms["r1"] = self.r1_weight * L.r1_penalty(critic, batch.real)
-        terms.update(self.discriminator_extra_losses(batch, fake, real_logits, fake_logits))
-        terms["d_real"] = tf.reduce_mean(real_logits)
-        terms["d_fake"] = tf.reduce_mean(fake_logits)
+        terms.update(self.discriminator_extra_losses(batch, fake, real, fake_scores))
+        terms["d_real"] = tf.reduce_mean(real.logits)
+        terms["d_fake"] = tf.reduce_mean(fake_scores.logits)
         return terms
 
     def generator_terms(self, batch: Batch) -> tuple[dict[str, tf.Tensor], Any]:
         fake = self.generate(batch, training=True)
         if not self.adversarial:
-            return self.generator_extra_losses(batch, fake, training=True), fake
-        fake_logits, fake_features = self.discriminate(fake, batch)
-        terms = {"g_adv": self.adversarial_weight * L.generator_loss(self.loss_family, fake_logits)}
+            return self.generator_extra_losses(batch, fake, None, training=True), fake
+        scores = self.discriminate(fake, batch)
+        terms = {"g_adv": self.adversarial_weight * L.generator_loss(self.loss_family, scores.logits)}
         if self.feature_matching:
-            _, real_features = self.discriminate(batch.real, batch)
+            real_features = self.discriminate(batch.real, batch).features
             real_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(real_features, tf.float32), axis=0))
-            fake_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(fake_features, tf.float32), axis=0))
+            fake_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(scores.features, tf.float32), axis=0))
             terms["feature_matching"] = self.feature_matching * tf.reduce_mean(tf.square(real_mean - fake_mean))
-        terms.update(self.generator_extra_losses(batch, fake, training=True))
+        terms.update(self.generator_extra_losses(batch, fake, scores, training=True))
         return terms, fake
 
     @staticmethod
@@ -305,12 +324,12 @@ class GAN(keras.Model):
             with tf.GradientTape() as tape:
                 d_terms = self.discriminator_terms(batch)
                 d_loss = self._total(d_terms)
-                self.apply_gradients(tape, d_loss, self.discriminator_variables(), self.d_optimizer)
+            self.apply_update(tape, d_loss, self.discriminator_variables(), self.d_optimizer)
             d_terms["d_loss"] = d_loss
         with tf.GradientTape() as tape:
             g_terms, fake = self.generator_terms(batch)
             g_loss = self._total(g_terms)
-            g_norm = self.apply_gradients(tape, g_loss, self.generator_variables(), self.g_optimizer)
+        g_norm = self.apply_update(tape, g_loss, self.generator_variables(), self.g_optimizer)
         self.update_ema()
         with tf.control_dependencies([g_norm, _draws.step]):
             self.step_counter.assign_add(1)
@@ -320,7 +339,11 @@ class GAN(keras.Model):
         return self.record(logs)
 
     def record(self, logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Update the trackers with cross-replica means; report running averages."""
+        """Update the trackers with cross-replica means; report running averages. A term that `metric_names` does not
+        list fails the first step (at tracing) instead of going unreported."""
+        unlisted = sorted(set(logs) - set(self.trackers))
+        if unlisted:
+            raise ValueError(f"{type(self).__name__}: terms {unlisted} are not in metric_names(); add them there")
         for name, tracker in self.trackers.items():
             if name in logs:
                 tracker.update_state(self.cross_replica_mean(tf.cast(logs[name], tf.float32)))

@@ -1,7 +1,7 @@
 """Adversarial loss families, gradient penalties and auxiliary terms.
 
 Every function takes discriminator *logits* (unbounded scores) and returns the per-replica mean as a
-scalar tensor; scaling for the number of replicas happens once, in `GAN.apply_gradients`.
+scalar tensor; scaling for the number of replicas happens once, in `GAN.apply_update`.
 """
 
 from __future__ import annotations
