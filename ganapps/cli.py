@@ -6,12 +6,29 @@ import json
 import os
 import sys
 
-import typer
+PIPED = not sys.stdout.isatty()
+if PIPED:  # piped or redirected: plain help (no boxes, no <bool> columns, no words split across lines)
+    os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402
 
 try:  # Typer >= 0.20 vendors its own Click
+    from typer._click import _textwrap
     from typer._click import exceptions as click_errors
 except ImportError:  # pragma: no cover - older Typer on the public Click
+    from click import _textwrap
     from click import exceptions as click_errors
+
+
+class _WholeWordWrapper(_textwrap.TextWrapper):
+    """Click's help wrapper, breaking lines between words only ('least-squares' stays one word)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, break_on_hyphens=False, **kwargs)
+
+
+if PIPED:
+    _textwrap.TextWrapper = _WholeWordWrapper
 
 from ganapps.apps.cgan.cli import app as cgan_app
 from ganapps.apps.cyclegan.cli import app as cyclegan_app
@@ -19,7 +36,7 @@ from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.nextframe.cli import app as nextframe_app
 from ganapps.apps.superres.cli import app as superres_app
 from ganapps.apps.toy.cli import app as toy_app
-from ganapps.core.errors import GanappsError, ParameterError
+from ganapps.core.errors import GanappsError, Interrupted, ParameterError
 
 app = typer.Typer(
     name="ganapps",
@@ -27,7 +44,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"],
+                      **({"terminal_width": 110, "max_content_width": 110} if PIPED else {})},
 )
 app.add_typer(toy_app, name="toy")
 app.add_typer(dcgan_app, name="dcgan")
@@ -40,11 +58,13 @@ app.add_typer(cgan_app, name="cgan")
 @app.command()
 def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Versions, devices, and the strategy `--strategy auto` picks here."""
+    from ganapps.core.console import import_quietly
+
+    tf = import_quietly("tensorflow")
     import keras
-    import tensorflow as tf
 
     from ganapps import __version__
-    from ganapps.core.strategy import auto_strategy_name, resolve_jit
+    from ganapps.core.strategy import auto_strategy_name, resolve_jit, resolve_precision
 
     details = {
         "ganapps": __version__,
@@ -56,6 +76,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         "gpus": len(tf.config.list_physical_devices("GPU")),
         "auto_strategy": auto_strategy_name(),
         "auto_jit": resolve_jit("auto"),
+        "auto_precision": resolve_precision("auto"),
     }
     if as_json:
         print(json.dumps(details))
@@ -79,9 +100,16 @@ def main() -> None:
     except click_errors.ClickException as error:
         typer.echo(f"Error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
-    except typer.Abort:
-        typer.echo("Aborted.", err=True)
-        sys.exit(1)
+    except typer.Abort as error:  # Click's form of Ctrl-C
+        interrupted = isinstance(error.__cause__, KeyboardInterrupt)
+        typer.echo("Interrupted." if interrupted else "Aborted.", err=True)
+        sys.exit(130 if interrupted else 1)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Interrupted as error:
+        typer.echo(f"Interrupted: {error}", err=True)
+        sys.exit(130)
     except ParameterError as error:  # the library names its parameter; the command line shows the flag
         typer.echo(f"Error: {error.as_flag()}", err=True)
         sys.exit(2)

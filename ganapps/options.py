@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import importlib
 import inspect
 import types
 import typing
@@ -21,7 +20,8 @@ from typing import Any, Callable
 
 import typer
 
-from ganapps.core.config import TrainOptions
+from ganapps.core.config import TrainOptions, check_run_directory
+from ganapps.core.console import import_quietly
 
 
 def choices(name: str, values) -> type[enum.Enum]:
@@ -50,13 +50,16 @@ def _annotation(hint: Any) -> Any:
 
 
 def _default_text(value: Any) -> str | bool:
-    if isinstance(value, float):
-        return f"{value:g}"
+    """A float default with a long repr (1/3) shown short; everything else as Click shows it."""
+    if isinstance(value, float) and len(repr(value)) > 8:
+        return f"{value:.4g}"
     return True
 
 
-def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...] = ()) -> Callable:
-    """Decorate a Typer command: append a flag per `setting` field of `cls`, pass `target=cls(...)`."""
+def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...] = (),
+                    check: Callable[[Any], None] | None = None) -> Callable:
+    """Decorate a Typer command: append a flag per `setting` field of `cls`, pass `target=cls(...)` (after `check`,
+    which can refuse it before the command loads TensorFlow)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("flag", False) and f.name not in skip}
     unknown = set(defaults) - set(fields)
     if unknown:
@@ -95,7 +98,10 @@ def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...
                 if "tuple" in str(kinds[name]) and isinstance(value, str):
                     value = tuple(v.strip() for v in value.split(",") if v.strip())
                 values[name] = value
-            return command(**{target: cls(**values)}, **kwargs)
+            instance = cls(**values)
+            if check is not None:
+                check(instance)
+            return command(**{target: instance}, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + added)
         wrapper.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != target}
@@ -106,7 +112,8 @@ def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...
 
 def train_options(**defaults) -> Callable:
     """Decorate a Typer command: append the shared training flags, pass `options: TrainOptions`."""
-    return dataclass_flags(TrainOptions, "options", defaults)
+    return dataclass_flags(TrainOptions, "options", defaults,
+                           check=lambda options: check_run_directory(options.out, options.resume))
 
 
 def config_options(config: type, skip: tuple[str, ...] = (), **defaults) -> Callable:
@@ -130,8 +137,8 @@ def model_argument(app: str, shipped: str | None = None) -> Any:
 
 def lazy_import(module: str) -> Callable[[], ModuleType]:
     """A function that imports `module` when called: an app's CLI loads its lab (and TensorFlow) only when a command
-    runs, so `--help` stays fast."""
-    return lambda: importlib.import_module(module)
+    runs, so `--help` stays fast; TensorFlow's start-up notices are kept off stderr."""
+    return lambda: import_quietly(module)
 
 
 def add_export_command(app: typer.Typer, name: str, export: Callable[[], Callable[[Path, Path | None, int], Path]],

@@ -44,7 +44,7 @@ def test_short_toy_run_writes_a_whole_run_directory(tmp_path):
 
 @pytest.mark.parametrize("args, fragments", [
     (["toy", "train", "--batch-size", "0"], ["--batch-size must be at least 1"]),
-    (["toy", "train", "--batch-size", "255", "--pack", "2"], ["multiple of --pack"]),
+    (["toy", "train", "--batch-size", "255", "--pack", "2"], ["--batch-size 255 must be a multiple of pack 2"]),
     (["toy", "train", "--ema", "1.5"], ["--ema"]),
     (["toy", "train", "--strategy", "multi-worker"], ["TF_CONFIG"]),
     (["toy", "train", "--dataset", "moon"], ["--dataset"]),

@@ -199,7 +199,7 @@ def test_inception_offline_gives_clear_error(tmp_path, monkeypatch, failure):
         monkeypatch.setattr(file_utils, "urlretrieve", refuse)
     else:
         monkeypatch.setattr(keras.utils, "get_file", refuse)
-    with pytest.raises(metrics.FeatureExtractorUnavailable, match="--extractor digits") as caught:
+    with pytest.raises(metrics.FeatureExtractorUnavailable, match="extractor 'digits'") as caught:
         metrics.inception_v3_extractor()
     assert isinstance(caught.value, GanappsError) and str(tmp_path / "models") in str(caught.value)
     with pytest.raises(metrics.FeatureExtractorUnavailable):

@@ -20,12 +20,16 @@ from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset
 from ganapps.core.errors import GanappsError
 from ganapps.core.gan import GAN
-from ganapps.core.runs import compile_gan, learning_rate, train_gan
+from ganapps.apps.toy.recipe import Config
+from ganapps.core import runs
+from ganapps.core.app import App
+from ganapps.core.export import Handle
+from ganapps.core.runs import compile_gan, learning_rate
 
 POINTS = grid().sample(2000, 0)
 
 
-def build(options):
+def build(config, options):
     gan = GAN(models.generator(width=16, depth=2), models.discriminator(options.pack, width=16, depth=1),
               ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
     return compile_gan(gan, options)
@@ -37,9 +41,12 @@ def options(tmp_path, name, **kw):
     return TrainOptions(**{**base, **kw})
 
 
+def dataset(config, opts, start):
+    return array_dataset(POINTS, opts.batch_size, opts.seed, start)
+
+
 def train(opts, callbacks=None, build_fn=build):
-    return train_gan("toy", opts, build_fn, lambda start: array_dataset(POINTS, opts.batch_size, opts.seed, start),
-                     callbacks=callbacks)
+    return runs.train(App("toy", Config, build_fn, dataset, Handle), Config(), opts, callbacks=callbacks)
 
 
 def state(gan):
@@ -57,7 +64,7 @@ class CrashAt(keras.callbacks.Callback):
         self.current = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == self.batch:
+        if self.current == self.epoch and batch >= self.batch:  # batches end in steps of steps_per_execution
             raise KeyboardInterrupt("simulated crash")
 
 
@@ -80,7 +87,7 @@ def test_existing_run_needs_resume_and_matching_options(tmp_path):
     train(opts)
     with pytest.raises(GanappsError, match="--resume"):
         train(opts)
-    wider = lambda o: compile_gan(GAN(models.generator(width=32, depth=2), models.discriminator(o.pack, 16, 1),  # noqa: E731
+    wider = lambda c, o: compile_gan(GAN(models.generator(width=32, depth=2), models.discriminator(o.pack, 16, 1),  # noqa: E731
                                       ema_decay=0.9, pack=o.pack), o)
     with pytest.raises(GanappsError, match="same options"):
         train(replace(opts, resume=True, epochs=2), build_fn=wider)
@@ -90,7 +97,7 @@ def test_existing_run_needs_resume_and_matching_options(tmp_path):
 class NaNAfter(GAN):
     """A GAN whose generator loss turns NaN from step 8 on (epoch 2 of 6-step epochs)."""
 
-    def generator_extra_losses(self, batch, fake, training=True):
+    def generator_extra_losses(self, batch, fake, scores, training=True):
         return {"poison": tf.where(self.step_counter >= 8, np.nan, 0.0)}
 
     def metric_names(self):
@@ -98,7 +105,7 @@ class NaNAfter(GAN):
 
 
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
-    def build_nan(o):
+    def build_nan(c, o):
         return compile_gan(NaNAfter(models.generator(16, 2), models.discriminator(o.pack, 16, 1), pack=o.pack), o)
 
     opts = options(tmp_path, "nan", ema=0.0)
@@ -191,5 +198,5 @@ def test_learning_rate_schedules_hold_then_decay_to_zero():
     discriminator = learning_rate(options, 2e-3, options.d_steps, options.d_stop)
     assert [float(discriminator(s)) for s in (0, 15, 21, 30, 60)] == pytest.approx([2e-3, 2e-3, 1.2e-3, 0, 0])
     assert learning_rate(TrainOptions(), 1e-3) == 1e-3
-    with pytest.raises(GanappsError, match="--d-stop"):
+    with pytest.raises(GanappsError, match="d_stop"):
         TrainOptions(d_stop=1.5)

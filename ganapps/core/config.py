@@ -16,7 +16,7 @@ from ganapps.core.errors import ParameterError, check_at_least, check_choice
 
 LOSS_FAMILIES = ("minimax", "non-saturating", "wasserstein", "hinge", "least-squares")
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
-PRECISIONS = ("off", "float16", "bfloat16")
+PRECISIONS = ("off", "auto", "float16", "bfloat16")
 JIT = ("auto", "on", "off")
 
 RUN, LOSS, HARDWARE, MODEL = "Run", "Loss and regularisers", "Hardware", "Model and data"
@@ -80,7 +80,9 @@ class TrainOptions:
                             choices=STRATEGIES, panel=HARDWARE)
     devices: int = setting(0, "Split the CPU into N logical devices (test multi-replica runs without GPUs).",
                            panel=HARDWARE)
-    mixed_precision: str = setting("off", "Mixed precision policy.", choices=PRECISIONS, panel=HARDWARE)
+    mixed_precision: str = setting("off", "Mixed precision policy; auto: bfloat16 on TPUs, recent GPUs and CPUs "
+                                          "with native bfloat16, float16 on older GPUs, off elsewhere.",
+                                   choices=PRECISIONS, panel=HARDWARE)
     jit: str = setting("auto", "XLA compilation; auto: on for GPUs and TPUs only.", choices=JIT, panel=HARDWARE)
     steps_per_execution: int = setting(0, "Training steps per call into the compiled graph (0: auto, the largest "
                                           "divisor of --steps up to 20; 1 under multi-worker).", panel=HARDWARE)
@@ -105,3 +107,17 @@ class TrainOptions:
 
     def to_json(self) -> dict:
         return to_json(self)
+
+
+def check_run_directory(out: Path, resume: bool) -> None:
+    """Refuse, before any TensorFlow work, a run directory that cannot be one: a file, a folder that cannot be
+    created, or `resume` of a run that does not exist. Creates the folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError("out", f"{out} is a file, not a run directory")
+    if resume and not (out / "config.json").is_file():
+        raise ParameterError("resume", f"found no run to continue in {out} (no config.json); drop it to start one")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError("out", f"{out}: cannot create the run directory ({error.strerror})") from None

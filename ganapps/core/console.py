@@ -15,3 +15,37 @@ def progress_bar(items, total: int | None, description: str, show: bool):
     from rich.progress import track
 
     return track(items, description=description, total=total, disable=not show, console=console(), transient=True)
+
+
+# Lines TensorFlow's C++ start-up writes straight to file descriptor 2 (absl before its logging is initialised,
+# so TF_CPP_MIN_LOG_LEVEL cannot silence them): the CUDA probe on a machine without GPUs, the CPU feature notice.
+_STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc", "cpu_feature_guard.cc",
+                  "To enable the following instructions", "oneDNN custom operations are on", "rebuild TensorFlow with")
+
+
+def import_quietly(module: str):
+    """Import `module` (which imports TensorFlow) with TensorFlow's start-up notices kept off stderr; anything else
+    it writes there is passed on, so a real problem is still seen."""
+    import importlib
+    import os
+    import sys
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return importlib.import_module(module)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            return importlib.import_module(module)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if line.strip() and not any(noise in line for noise in _STARTUP_NOISE):
+                    sys.stderr.write(line)
+            sys.stderr.flush()

@@ -5,6 +5,10 @@ class GanappsError(Exception):
     """A problem the user can fix (bad input, missing file, unknown option): shown without a traceback."""
 
 
+class Interrupted(GanappsError):
+    """Work stopped by the user (Ctrl-C, SIGINT) with nothing lost: the message says what was kept."""
+
+
 class ParameterError(GanappsError, ValueError):
     """A bad value of one named parameter of the Python API.
 

@@ -81,17 +81,28 @@ def saved_model_version(path: str | Path) -> Path:
 
 
 class ServingFunction:
-    """An exported `serving_default` signature called like the generator it came from: positional inputs in the
-    signature's order, the first output back."""
+    """An exported model called like the generator it came from: positional inputs in the generator's order, the
+    first output back.
+
+    The serving signature takes keyword arguments only (sorted by name); our exports also keep the endpoint itself,
+    whose positional signature has the generator's input order, so it is called when present.
+    """
 
     def __init__(self, path: str | Path):
         self.path = saved_model_version(path)
         self.loaded = tf.saved_model.load(str(self.path))  # kept alive: the signature holds its variables weakly
         self.signature = self.loaded.signatures["serving_default"]
-        inputs = self.signature.structured_input_signature[1]
-        self.input_names = sorted(inputs, key=lambda n: self.signature._arg_keywords.index(n)) \
-            if hasattr(self.signature, "_arg_keywords") else list(inputs)
-        self.input_specs = [inputs[n] for n in self.input_names]
+        endpoint = getattr(self.loaded, "serving_default", None)
+        positional = endpoint.concrete_functions[0].structured_input_signature[0] if endpoint is not None and \
+            getattr(endpoint, "concrete_functions", None) else ()
+        keywords = self.signature.structured_input_signature[1]
+        if positional and all(spec.name in keywords for spec in positional):
+            self.input_names = [spec.name for spec in positional]
+            self.endpoint = endpoint
+        else:
+            self.input_names = list(keywords)
+            self.endpoint = None
+        self.input_specs = [keywords[n] for n in self.input_names]
         self.output_name, self.output_spec = next(iter(self.signature.structured_outputs.items()))
 
     @property
@@ -103,9 +114,10 @@ class ServingFunction:
         return tuple(self.output_spec.shape)
 
     def __call__(self, *inputs) -> tf.Tensor:
-        named = {name: tf.convert_to_tensor(x, spec.dtype)
-                 for name, spec, x in zip(self.input_names, self.input_specs, inputs)}
-        return self.signature(**named)[self.output_name]
+        tensors = [tf.convert_to_tensor(x, spec.dtype) for spec, x in zip(self.input_specs, inputs)]
+        if self.endpoint is not None:
+            return self.endpoint(*tensors)[self.output_name]
+        return self.signature(**dict(zip(self.input_names, tensors)))[self.output_name]
 
 
 class KerasFunction:

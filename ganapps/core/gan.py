@@ -191,6 +191,36 @@ class GAN(keras.Model):
     def call(self, inputs, training: bool = False):
         return self.sampling_generator(inputs, training=training)
 
+    def make_train_function(self, force: bool = False):
+        """Run `steps_per_execution` steps per call in a plain graph loop over the iterator.
+
+        Keras's own multi-step loop (a while loop around a cond on an optional input) fails under
+        MirroredStrategy in TensorFlow 2.21 / Keras 3.15, even for a built-in model ("You must feed a value for
+        placeholder tensor 'while/body/_1/while/cond/...'"). Our data streams are endless and an epoch is a
+        multiple of the steps per execution (`runs.compile_gan`), so no step needs the optional's check.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        if self.steps_per_execution == 1:
+            return super().make_train_function(force)
+        from keras.src.backend.tensorflow.trainer import reduce_per_replica
+
+        strategy = self.distribute_strategy
+
+        @tf.function(reduce_retracing=True, jit_compile=self.jit_compile)
+        def one_step(data):
+            return reduce_per_replica(strategy.run(self.train_step, args=(data,)), strategy, reduction="auto")
+
+        @tf.function(reduce_retracing=True)
+        def multi_step(iterator):
+            outputs = one_step(next(iterator))
+            for _ in tf.range(self.steps_per_execution - 1):
+                outputs = one_step(next(iterator))
+            return outputs
+
+        self.train_function = multi_step
+        return multi_step
+
     # ------------------------------------------------------------------ replica-correct helpers
     def _replica(self) -> tuple[int, Any]:
         strategy = tf.distribute.get_strategy()

@@ -83,7 +83,7 @@ def load_tfds(
     import tensorflow_datasets as tfds
 
     spec = TFDS_PREFIX + name
-    dataset = load_tfds_split(name, "train", "image", f"Pass an image folder (--data PATH) or use the embedded default (--data {GLYPHS})", download, data_dir)
+    dataset = load_tfds_split(name, "train", "image", f"Train on an image folder (data: its path) or on the embedded default (data: {GLYPHS})", download, data_dir)
     has_labels = "label" in dataset.element_spec and dataset.element_spec["label"].shape.rank == 0
 
     def square(example):

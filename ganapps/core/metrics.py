@@ -387,7 +387,7 @@ def _inception_weights() -> Path:
         cache = _keras_cache() / "models"
         raise FeatureExtractorUnavailable(
             f"InceptionV3 ImageNet weights are not in the Keras cache ({cache}) and cannot be downloaded "
-            f"({error.__class__.__name__}: {error}). Pass --extractor digits (the offline digit classifier), "
+            f"({error.__class__.__name__}: {error}). Use the extractor 'digits' (the offline digit classifier), "
             f"or a path to a Keras model (.keras), or copy {INCEPTION_WEIGHTS_FILE} into {cache}."
         ) from error
 

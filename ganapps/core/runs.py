@@ -12,10 +12,15 @@ Every app trains through `train(APP, config, options)`, so all of them resume, l
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
+import os
 import platform
+import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +30,8 @@ import tensorflow as tf
 
 from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
 from ganapps.core.app import App
-from ganapps.core.config import TrainOptions, from_dict, to_json
-from ganapps.core.errors import GanappsError
+from ganapps.core.config import TrainOptions, check_run_directory, from_dict, to_json
+from ganapps.core.errors import GanappsError, Interrupted
 from ganapps.core.export import export_generator, shipped_model_path
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
@@ -218,22 +223,65 @@ def _steps_per_execution(options: TrainOptions) -> int:
     return math.gcd(options.steps, 20)
 
 
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold `RUN/.lock` while this process writes the run, so that a second writer stops with one line naming the
+    first. It is an flock: the kernel frees the lock of a killed process, and the next writer takes it over."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise GanappsError(f"{run_dir} is being written by {holder}; wait for it or choose another run directory") \
+            from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 def train(app: App, config: Any = None, options: TrainOptions | None = None,
           callbacks: list[keras.callbacks.Callback] | None = None) -> TrainResult:
     """Train `app` as a resumable run in `options.out` (default: the app's recipe in `runs/NAME`).
 
     Writes config.json (`{"app", "config", "options", versions}`), a checkpoint per epoch, samples, TensorBoard
     logs and history.csv, and the export; with `options.resume` it continues from the last finished epoch and ends
-    with the weights an uninterrupted run would have.
+    with the weights an uninterrupted run would have. One process writes a run at a time (`run_lock`); Ctrl-C stops
+    with `Interrupted`, the last finished epoch kept.
     """
     config = app.config() if config is None else config
     options = options or app.options()
+    check_run_directory(options.out, options.resume)
+    if not is_chief():
+        return _train(app, config, options, callbacks)
+    with run_lock(options.out):
+        try:
+            return _train(app, config, options, callbacks)
+        except KeyboardInterrupt:
+            checkpoint = RunCheckpoint(options.out / "checkpoints")
+            kept = checkpoint.saved_epoch() if checkpoint.exists() else 0
+            raise Interrupted(
+                f"interrupted during epoch {kept + 1} of {options.epochs}; {options.out} keeps epoch {kept}: "
+                f"continue with --resume (options.resume)") from None
+
+
+def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None) -> TrainResult:
     run_dir = options.out
     checkpoint = RunCheckpoint(run_dir / "checkpoints")
     if checkpoint.exists() and not options.resume:
         raise GanappsError(
-            f"{run_dir} already holds a run (epoch {checkpoint.saved_epoch()}); pass --resume to continue it "
-            "or choose another --out"
+            f"{run_dir} already holds a run (epoch {checkpoint.saved_epoch()}); resume it (--resume, "
+            "options.resume) or choose another run directory"
         )
     if options.resume and checkpoint.exists():
         config = _require_run(run_dir, app).config  # what the run was started with, prepared already
@@ -270,13 +318,20 @@ def train(app: App, config: Any = None, options: TrainOptions | None = None,
         data = app.dataset(config, options, initial_epoch * options.steps)
         fit = gan.fit(
             data, epochs=options.epochs, steps_per_epoch=options.steps, initial_epoch=initial_epoch,
-            callbacks=all_callbacks, verbose=options.verbose, shuffle=False,
+            callbacks=all_callbacks, verbose=_verbosity(options.verbose), shuffle=False,
         )
         history = fit.history
     if health.failure:
         raise GanappsError(health.failure)
     export_dir = _export(app, gan, config, run_dir / "export" / app.name) if chief else None
     return TrainResult(gan, config, run_dir, history, export_dir, initial_epoch, health)
+
+
+def _verbosity(verbose: int | str) -> int:
+    """`auto`: Keras's progress bar on a terminal, one line per epoch otherwise (no control codes in a log)."""
+    if verbose != "auto":
+        return int(verbose)
+    return 1 if sys.stdout.isatty() else 2
 
 
 def resume(app: App, run_dir: str | Path, epochs: int | None = None) -> TrainResult:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from ganapps.core.config import PRECISIONS, STRATEGIES
-from ganapps.core.errors import GanappsError
+from ganapps.core.config import JIT, PRECISIONS, STRATEGIES
+from ganapps.core.errors import GanappsError, ParameterError, check_choice
 
 
 def split_cpu(devices: int) -> None:
@@ -26,8 +27,8 @@ def split_cpu(devices: int) -> None:
     except RuntimeError as error:
         current = len(tf.config.list_logical_devices("CPU"))
         if current != devices:
-            raise GanappsError(
-                f"--devices {devices}: TensorFlow already started with {current} CPU device(s); "
+            raise ParameterError(
+                "devices", f"{devices}: TensorFlow already started with {current} CPU device(s); "
                 "split the CPU before any TensorFlow work"
             ) from error
 
@@ -62,8 +63,7 @@ def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distr
 
     `multi-worker` reads the cluster from `TF_CONFIG`; `tpu` connects to the local or named TPU.
     """
-    if name not in STRATEGIES:
-        raise GanappsError(f"--strategy {name!r} is not one of: {', '.join(STRATEGIES)}")
+    check_choice("strategy", name, STRATEGIES)
     if devices:
         split_cpu(devices)
     if name == "auto":
@@ -76,7 +76,7 @@ def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distr
         return _mirrored(tuple(_compute_devices()))
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
-            raise GanappsError("--strategy multi-worker needs TF_CONFIG (cluster and task) in the environment")
+            raise ParameterError("strategy", "multi-worker needs TF_CONFIG (cluster and task) in the environment")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as error:
@@ -87,23 +87,45 @@ def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distr
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.NotFoundError) as error:
-        raise GanappsError(f"--strategy tpu: no TPU found ({error}); use --strategy auto") from error
+        raise ParameterError("strategy", f"tpu: no TPU found ({error}); use auto") from error
     return tf.distribute.TPUStrategy(resolver)
 
 
 def resolve_jit(jit: str) -> bool:
     """`auto` turns XLA on only where it pays: on GPUs/TPUs (on CPU it measured slower for a DCGAN step)."""
-    if jit not in ("auto", "on", "off"):
-        raise GanappsError(f"--jit {jit!r}: choose auto, on or off")
+    check_choice("jit", jit, JIT)
     if jit == "auto":
         return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
     return jit == "on"
 
 
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as /proc/cpuinfo reports it."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(mixed_precision: str) -> str:
+    """`auto`: bfloat16 on TPUs, GPUs of compute capability 8 or more and CPUs with native bfloat16; float16 on
+    older GPUs; off elsewhere (emulated bfloat16 on a CPU is slower than float32)."""
+    check_choice("mixed_precision", mixed_precision, PRECISIONS)
+    if mixed_precision != "auto":
+        return mixed_precision
+    if tf.config.list_logical_devices("TPU"):
+        return "bfloat16"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+        return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
+    return "bfloat16" if cpu_has_native_bfloat16() else "off"
+
+
 def set_precision(mixed_precision: str) -> bool:
-    """Set the Keras global dtype policy; returns whether loss scaling is needed (float16)."""
-    if mixed_precision not in PRECISIONS:
-        raise GanappsError(f"--mixed-precision {mixed_precision!r}: choose {', '.join(PRECISIONS)}")
-    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
+    """Set the Keras global dtype policy (`auto` resolved here); returns whether loss scaling is needed (float16)."""
+    chosen = resolve_precision(mixed_precision)
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[chosen]
     keras.mixed_precision.set_global_policy(policy)
-    return mixed_precision == "float16"
+    return chosen == "float16"
