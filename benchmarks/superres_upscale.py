@@ -27,22 +27,25 @@ def measure(width: int, height: int, tile: int, model: str | None, folder: Path)
 
     import numpy as np
     from ganapps.apps.superres import lab, models
-    from ganapps.apps.superres.recipe import BLOCKS, FILTERS
+    from ganapps.apps.superres.recipe import BLOCKS, FILTERS, SHIPPED
     from PIL import Image
+
+    from ganapps.core import runs
+    from ganapps.core.export import shipped_model_path
 
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     picture = np.stack([np.sin(x / 37) * np.cos(y / 23), np.sin((x + y) / 51), np.cos(x * y / 9e4)], -1)
     source = folder / f"in_{width}x{height}.png"
     Image.fromarray(((picture * 0.5 + 0.5) * 255).astype(np.uint8)).save(source, compress_level=1)
     del picture, x, y
-    if model is None and lab.shipped_model_path().is_dir():
-        upscaler, name = lab.open_upscaler(), "shipped superres_x4"
+    if model is None and shipped_model_path(SHIPPED).is_dir():
+        upscaler, name = runs.open_model(lab.APP), f"shipped {SHIPPED}"
     elif model is None:  # speed and memory do not depend on the weights
         upscaler, name = lab.Upscaler.from_keras(models.srresnet(4, BLOCKS, FILTERS), "untrained"), "recipe-sized"
     else:
-        upscaler, name = lab.open_upscaler(model), model
+        upscaler, name = runs.open_model(lab.APP, model), model
     start = time.perf_counter()
-    lab.upscale_file(upscaler, source, folder / "out.png", tile=tile)
+    lab.upscale_file(source, upscaler, folder / "out.png", tile=tile)
     seconds = time.perf_counter() - start
     megapixels = width * height * upscaler.scale**2 / 1e6
     return {"input": f"{width}x{height}", "tile": tile, "model": name, "seconds": round(seconds, 1),

@@ -17,19 +17,15 @@ import tensorflow as tf
 from PIL import Image
 
 from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, load_tfds
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.images import list_images, load_image
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sr"
-
-
-def default_train_folder() -> Path:
-    """The offline training set (T91 + BSD200) beside the repository, as in a developer checkout."""
-    return (SHARED_DATA / "train").resolve()
+SHARED_DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sr").resolve()
+TRAIN_FOLDER = SHARED_DATA / "train"  # the offline training set (T91 + BSD200) beside a developer checkout
 
 
 def default_eval_folder(name: str = "set5") -> Path:
-    return (SHARED_DATA / "eval" / name).resolve()
+    return SHARED_DATA / "eval" / name
 
 
 def crop_to_scale(image: np.ndarray, scale: int) -> np.ndarray:
@@ -62,42 +58,35 @@ class Pair:
     high: np.ndarray
 
 
+def _pair(name: str, image: np.ndarray, scale: int) -> Pair:
+    high = crop_to_scale(image, scale)
+    return Pair(name, downscale(high, scale), high)
+
+
 def load_pairs(folder: str | Path, scale: int, min_low_size: int = 1) -> list[Pair]:
     """Every image below `folder` as an (LR, HR) pair; images too small for `min_low_size` LR pixels are skipped."""
-    pairs = []
-    for path in list_images(folder):
-        high = crop_to_scale(load_image(path, channels=3), scale)
-        if min(high.shape[:2]) // scale < min_low_size:
-            continue
-        pairs.append(Pair(path.name, downscale(high, scale), high))
+    images = ((path.name, load_image(path, channels=3)) for path in list_images(folder))
+    pairs = [_pair(name, image, scale) for name, image in images if min(image.shape[:2]) // scale >= min_low_size]
     if not pairs:
         raise GanappsError(f"{folder}: no image is at least {min_low_size * scale} pixels on each side")
     return pairs
 
 
-def tfds_pairs(name: str, scale: int, split: str = "train", limit: int | None = None) -> list[Pair]:
-    """HR images of a TensorFlow Datasets set (e.g. `div2k`) as pairs, LR made here with the same bicubic."""
-    dataset = load_tfds(name, split, "hr", "Pass --data FOLDER with high-resolution images instead.")
-    if limit:
-        dataset = dataset.take(limit)
-    pairs = []
-    for i, example in enumerate(dataset.as_numpy_iterator()):
-        high = crop_to_scale(example["hr"].astype(np.float32) / 255.0, scale)
-        pairs.append(Pair(f"{name}-{i}", downscale(high, scale), high))
-    return pairs
+def tfds_pairs(name: str, scale: int) -> list[Pair]:
+    """The HR training images of a TensorFlow Datasets set (e.g. `div2k`) as pairs, LR made with the same bicubic."""
+    dataset = load_tfds(name, "train", "hr", "Name a folder of high-resolution images as the data instead.")
+    return [_pair(f"{name}-{i}", example["hr"].astype(np.float32) / 255.0, scale)
+            for i, example in enumerate(dataset.as_numpy_iterator())]
 
 
 def training_pairs(data: str | Path | None, scale: int, patch: int) -> list[Pair]:
-    """`--data`: a folder of HR images, `tfds:NAME`, or None for the offline T91 + BSD200 set."""
-    if data is None:
-        folder = default_train_folder()
-        if not folder.is_dir():
-            raise GanappsError(f"the offline training set is not at {folder}; pass --data FOLDER (HR images) or "
-                               "--data tfds:div2k")
-        return load_pairs(folder, scale, patch)
+    """`data`: a folder of HR images, `tfds:NAME`, or None for the offline T91 + BSD200 set."""
+    if data is None and not TRAIN_FOLDER.is_dir():
+        raise ParameterError("data", f"not given, and the offline training set is not at {TRAIN_FOLDER}: name a "
+                             "folder of high-resolution images or tfds:div2k")
     if str(data).startswith(TFDS_PREFIX):
         return tfds_pairs(str(data)[len(TFDS_PREFIX):], scale)
-    return load_pairs(data, scale, patch)
+    return load_pairs(TRAIN_FOLDER if data is None else data, scale, patch)
 
 
 def _flat(images: list[np.ndarray]) -> tuple[tf.Tensor, np.ndarray, np.ndarray]:

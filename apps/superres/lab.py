@@ -1,262 +1,73 @@
 """The super-resolution lab, usable from a notebook: train, upscale, evaluate and export.
 
     from ganapps.apps.superres import lab
-    run = lab.train(lab.Config(), lab.default_options(out="runs/superres"))       # pixel (PSNR) stage
-    model = lab.open_upscaler()                                                  # the shipped x4 model
-    lab.upscale_file(model, "photo.jpg", "photo_x4.png")                         # tiled, any size
-    print(lab.evaluate(model, "../shared/data/sr/eval/set5").summary)             # Y-PSNR/SSIM beside bicubic
+    run = lab.train(lab.Config(), lab.APP.options(out="runs/superres"))        # pixel (PSNR) stage
+    for source, target in lab.upscale("photos/"):                               # the shipped x4 model, tiled
+        print(source, "->", target)                                             # photos/a.jpg -> photos/a_x4.jpg
+    print(lab.evaluate(data="../shared/data/sr/eval/set5").summary["psnr"])     # Y-PSNR beside bicubic: 31.06
+    big = lab.runs.open_model(lab.APP, "runs/superres").upscale(image)          # an HWC array in [0, 1], x4
 
-A model is named by a run directory (its export, else its checkpoint), an exported SavedModel folder, or nothing
-(the shipped `saved_models/superres_x4`).
+A model is a handle, a run directory (its export, else its checkpoint), an exported SavedModel folder, the name
+of a shipped model, or None: the shipped `saved_models/superres_x4`.
 """
 
 from __future__ import annotations
 
+import functools
 import io
-import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import ganapps.saved_models
-import keras
 import numpy as np
-import tensorflow as tf
 from ganapps.apps.superres import data as D
-from ganapps.apps.superres import models
-from ganapps.apps.superres.recipe import (
-    ADVERSARIAL_WEIGHT,
-    BLOCKS,
-    DEFAULT_MODEL,
-    DEFAULT_SCALE,
-    DEFAULTS,
-    FILTERS,
-    LR_PATCH,
-    STAGES,
-    TILE,
-    TILE_OVERLAP,
-    VGG_LAYER,
-    VGG_RESCALE,
-)
+from ganapps.apps.superres.app import APP, Upscaler, build
+from ganapps.apps.superres.recipe import TILE, TILE_OVERLAP, Config, stage_options
 from PIL import Image
 
-from ganapps.core import metrics
-from ganapps.core.errors import GanappsError
-from ganapps.core.export import export_generator
-from ganapps.core.export import load_generator as load_saved_model
-from ganapps.core.images import atomic_write_bytes, image_grid, load_image, save_image
-from ganapps.core.runs import (
-    TrainOptions,
-    TrainResult,
-    compile_gan,
-    load_run,
-    open_model,
-    train_gan,
-)
-
-APP = "superres"
-CONTENT_LOSSES = ("vgg", "pixel")
-
-
-def default_options(stage: str = "psnr", **overrides) -> TrainOptions:
-    """The lab's default training options for a stage, with any field overridden."""
-    return TrainOptions(**{**DEFAULTS[stage], "out": Path("runs") / f"{APP}-{stage}", **overrides})
-
-
-def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:
-    """Where a model shipped with the package lives (inside the installed `ganapps.saved_models`)."""
-    return Path(ganapps.saved_models.__file__).parent / name
-
-
-# ------------------------------------------------------------------------------------------------------ training
-
-
-@dataclass(frozen=True)
-class Config:
-    """What finds a run's data and rebuilds its networks and losses; saved in its config.json (options.extra)."""
-
-    data: str | None = None  # a folder of HR images, tfds:NAME, or None for the offline T91 + BSD200
-    scale: int = DEFAULT_SCALE
-    blocks: int = BLOCKS
-    filters: int = FILTERS
-    patch: int = LR_PATCH
-    stage: str = "psnr"  # psnr: L1 pixel loss alone; gan: content + adversarial
-    init: str | None = None  # a run whose generator starts the gan stage (the SRGAN recipe: from SRResNet)
-    content: str = "vgg"  # gan stage content loss: vgg (VGG19 block5_conv4 features) or pixel (MSE)
-    vgg_weights: str | None = None  # a local VGG19 no-top weights file; None: keras.applications downloads them
-    adversarial_weight: float = ADVERSARIAL_WEIGHT
-
-    @classmethod
-    def of(cls, options: TrainOptions) -> Config:
-        return cls(**options.extra.get(APP, {}))
-
-
-def vgg_features(weights: str | None = None) -> keras.Model:
-    """VGG19 up to `block5_conv4` on images in [0, 1], rescaled as in SRGAN; one-line error offline."""
-    source = weights or "imagenet"
-    if weights and not Path(weights).is_file():
-        raise GanappsError(f"--vgg-weights {weights}: no such file")
-    try:
-        vgg = keras.applications.VGG19(include_top=False, weights=source, input_shape=(None, None, 3))
-    except Exception as error:  # a failed download surfaces as many exception types
-        if weights:
-            raise GanappsError(f"--vgg-weights {weights}: not VGG19 no-top weights ({type(error).__name__})") from None
-        raise GanappsError(
-            "VGG19 ImageNet weights could not be downloaded for the content loss; pass --vgg-weights FILE "
-            "(vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) or --content pixel"
-        ) from None
-    image = keras.Input((None, None, 3), name="image")
-    x = keras.applications.vgg19.preprocess_input(image * 255.0)
-    features = keras.Model(vgg.input, vgg.get_layer(VGG_LAYER).output)(x)
-    return keras.Model(image, features * VGG_RESCALE, name="vgg19_features")
-
-
-def build_gan(options: TrainOptions) -> models.SRGAN:
-    """The compiled SRGAN for `options` (its `Config` in `options.extra`)."""
-    config = Config.of(options)
-    if config.stage not in STAGES:
-        raise GanappsError(f"--stage {config.stage!r}: choose one of {', '.join(STAGES)}")
-    if config.content not in CONTENT_LOSSES:
-        raise GanappsError(f"--content {config.content!r}: choose one of {', '.join(CONTENT_LOSSES)}")
-    generator = models.srresnet(config.scale, config.blocks, config.filters)
-    adversarial = config.stage == "gan"
-    extractor = vgg_features(config.vgg_weights) if adversarial and config.content == "vgg" else None
-    gan = models.SRGAN(generator, models.discriminator(), feature_extractor=extractor,
-                       ema_decay=options.ema or None, seed=options.seed)
-    return compile_gan(gan, options, adversarial_weight=config.adversarial_weight if adversarial else 0.0)
-
-
-def export_model(gan: models.SRGAN, directory: str | os.PathLike, version: int = 1) -> Path:
-    """The sampling generator as a SavedModel: `image` [N, h, w, 3] in [0, 1] in, `upscaled` out."""
-    return export_generator(gan.sampling_generator, directory, version, input_names=["image"],
-                            output_name="upscaled")
+from ganapps.core import metrics, runs
+from ganapps.core.config import TrainOptions
+from ganapps.core.errors import GanappsError, ParameterError, check_at_least
+from ganapps.core.images import atomic_write_bytes, list_images, load_image
 
 
 @dataclass
 class SuperresRun:
-    result: TrainResult
+    result: runs.TrainResult
     samples: Path  # the last epoch's sample strip: bicubic, model, original
 
 
-def train(config: Config | None = None, options: TrainOptions | None = None) -> SuperresRun:
-    """Train one stage on `config.data`; each epoch writes bicubic | model | original for a held-out crop."""
+def train(config: Config | None = None, options: TrainOptions | None = None,
+          given: Collection[str] | None = None) -> SuperresRun:
+    """Train one stage on `config.data`; each epoch writes bicubic | model | original for a held-out crop.
+
+    `options` defaults to the stage's recipe; with `given`, the names of the options the caller set (the command
+    line's flags), every other option takes the stage's recipe too. The gan stage starts from the generator of
+    the run `config.init` when there is one.
+    """
     config = config or Config()
-    options = options or default_options(config.stage)
-    models.check_scale(config.scale)
-    if config.patch < 8:
-        raise GanappsError(f"--patch {config.patch}: must be at least 8 low-resolution pixels")
-    pairs = D.training_pairs(config.data, config.scale, config.patch)
-    data = config.data
-    if data is not None and not str(data).startswith(D.TFDS_PREFIX):
-        data = str(Path(data).expanduser().resolve())
-    config = replace(config, data=data)
-    options = replace(options, extra={**options.extra, APP: asdict(config)})
-    shown = _sample_pair(config.scale)
-    initial = _generator_weights(config.init) if config.init else None
-
-    def build(opts: TrainOptions) -> models.SRGAN:
-        gan = build_gan(opts)
-        for generator in filter(None, (gan.generator, gan.ema_generator) if initial else ()):
-            generator.set_weights(initial)
-        return gan
-
-    def write_samples(gan: models.SRGAN, path: Path) -> None:
-        upscaler = Upscaler.from_keras(gan.sampling_generator, "training")
-        strip = [D.upscale_bicubic(shown.low, config.scale), upscaler.upscale(shown.low), shown.high]
-        save_image(image_grid(np.stack(strip), columns=3), path, value_range=(0.0, 1.0))
-
-    result = train_gan(
-        APP, options, build,
-        lambda start: D.patch_dataset(pairs, config.scale, config.patch, options.batch_size, options.seed, start),
-        write_samples,
-        lambda gan, folder: export_model(gan, folder / APP),
-    )
+    if options is None or given is not None:
+        options = stage_options(config.stage, options or APP.options(), given or ())
+    app = APP
+    if config.init:
+        weights = runs.load(APP, config.init).generator.get_weights()
+        app = replace(APP, build=lambda c, o: _started_from(build(c, o), weights))
+    result = runs.train(app, config, options)
     return SuperresRun(result, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png")
 
 
-def _generator_weights(run: str) -> list[np.ndarray]:
-    """The generator weights of a run, read from its checkpoint by a throwaway copy of its networks."""
-    return load_run(run, APP, build_gan).generator.get_weights()
+def _started_from(gan, weights: list[np.ndarray]):
+    for generator in filter(None, (gan.generator, gan.ema_generator)):
+        generator.set_weights(weights)
+    return gan
 
 
-def _sample_pair(scale: int, size: int = 48) -> D.Pair:
-    """A held-out crop for the sample strips: the centre of Set5's first image, else a synthetic pattern."""
-    folder = D.default_eval_folder("set5")
-    if folder.is_dir():
-        high = D.load_pairs(folder, scale)[0].high
-    else:
-        y, x = np.mgrid[0:256, 0:256] / 256.0
-        high = np.stack([0.5 + 0.5 * np.sin(40 * x * y), x, y], -1).astype(np.float32)
-    top, left = [(s // 2 - size * scale // 2) // scale * scale for s in high.shape[:2]]
-    high = high[top : top + size * scale, left : left + size * scale]
-    return D.Pair("sample", D.downscale(high, scale), high)
+def _open(model, scale: int | None = None) -> Upscaler:
+    upscaler = runs.open_model(APP, model)
+    if scale is not None and scale != upscaler.scale:
+        raise ParameterError("scale", f"{scale}: the model upscales x{upscaler.scale} ({upscaler.source})")
+    return upscaler
 
-
-# ------------------------------------------------------------------------------------------------------ loading
-
-
-class Upscaler:
-    """A trained generator: `[N, h, w, 3]` in [0, 1] -> `[N, h*scale, w*scale, 3]`."""
-
-    def __init__(self, function: Callable[[tf.Tensor], tf.Tensor], source: str):
-        self.function = function
-        self.source = source
-        probe = self(np.zeros((1, 8, 8, 3), np.float32))
-        self.scale = int(probe.shape[1]) // 8
-
-    @classmethod
-    def from_keras(cls, generator: keras.Model, source: str) -> Upscaler:
-        return cls(lambda x: generator(x, training=False), source)
-
-    @classmethod
-    def from_saved_model(cls, path: Path) -> Upscaler:
-        signature = load_saved_model(path)
-        (name, _), = signature.structured_input_signature[1].items()
-        output_name = next(iter(signature.structured_outputs))
-        return cls(lambda x: signature(**{name: x})[output_name], str(path))
-
-    def __call__(self, images) -> np.ndarray:
-        return np.clip(self.function(tf.convert_to_tensor(images, tf.float32)).numpy(), 0.0, 1.0)
-
-    def upscale(self, image: np.ndarray, tile: int = TILE, overlap: int = TILE_OVERLAP,
-                dtype: type = np.float32, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """One HWC RGB image in [0, 1], upscaled in `tile`-pixel tiles with `overlap` pixels of context each side
-        (0: whole). The output is preallocated in `dtype` (uint8/uint16 scale to their range), so memory stays at
-        one output image plus one tile however big the input."""
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise GanappsError(f"expected an RGB image [h, w, 3], got shape {image.shape}")
-        height, width = image.shape[:2]
-        tile = tile or max(height, width)
-        peak = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
-        s = self.scale
-        out = np.empty((height * s, width * s, 3), dtype)
-        tops, lefts = range(0, height, tile), range(0, width, tile)
-        total, done = len(tops) * len(lefts), 0
-        for top in tops:
-            for left in lefts:
-                y0, x0 = max(top - overlap, 0), max(left - overlap, 0)
-                y1, x1 = min(top + tile + overlap, height), min(left + tile + overlap, width)
-                result = self(image[None, y0:y1, x0:x1])[0]
-                bottom, right = min(top + tile, height), min(left + tile, width)
-                core = result[(top - y0) * s : (bottom - y0) * s, (left - x0) * s : (right - x0) * s]
-                out[top * s : bottom * s, left * s : right * s] = np.round(core * peak) if peak != 1.0 else core
-                done += 1
-                if progress:
-                    progress(done, total)
-        return out
-
-
-def open_upscaler(path: str | os.PathLike | None = None) -> Upscaler:
-    """A run directory, an exported SavedModel folder, or None for the shipped x4 model."""
-    if path is None:
-        shipped = shipped_model_path()
-        if not shipped.is_dir():
-            raise GanappsError(f"the shipped model is missing ({shipped}); pass --model RUN_OR_SAVEDMODEL")
-        return Upscaler.from_saved_model(shipped)
-    return open_model(path, APP, build_gan, Upscaler, "super-resolution model")
-
-
-# ------------------------------------------------------------------------------------------------------ files
 
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
@@ -271,41 +82,56 @@ def output_path(source: Path, scale: int, out: Path | None = None, folder_input:
     return out / name if folder_input or out.is_dir() else out
 
 
-def upscale_file(upscaler: Upscaler, source: str | os.PathLike, target: str | os.PathLike,
-                 tile: int = TILE, overlap: int = TILE_OVERLAP,
+def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
                  progress: Callable[[int, int], None] | None = None) -> Path:
-    """Upscale one image file of any kind: RGB, greyscale (kept grey), RGBA and palettes with transparency (alpha
-    resized separately with bicubic), 16-bit (kept 16-bit when grey), JPEG. Written atomically."""
-    source, target = Path(source), Path(target)
+    """Upscale one image file of any kind to `target` (default: `output_path`): RGB, greyscale (kept grey), RGBA
+    and palettes with transparency (alpha resized separately with bicubic), 16-bit (kept 16-bit when grey), JPEG.
+    Written atomically; `progress(done, total)` after each tile."""
+    upscaler = runs.open_model(APP, model)
+    source = Path(source)
+    target = Path(target) if target else output_path(source, upscaler.scale)
+    jpeg = target.suffix.lower() in (".jpg", ".jpeg")
     rgb = load_image(source, channels=3)
     with Image.open(source) as image:
         mode, info = image.mode, image.info
-    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in info)
-    grey = mode in _GREY_MODES
     dtype = np.uint16 if mode in _SIXTEEN_BIT_MODES else np.uint8
-    if target.suffix.lower() in (".jpg", ".jpeg") and dtype == np.uint16:
+    if jpeg and dtype == np.uint16:
         raise GanappsError(f"{target}: JPEG cannot hold 16-bit {source.name}; write a .png")
     out = upscaler.upscale(rgb, tile, overlap, dtype=dtype, progress=progress)
-    if grey:
-        # BT.601 luma of the (nearly grey) output, in place, one band at a time to bound memory
-        luma = out[..., 0] * 0.299 + out[..., 1] * 0.587 + out[..., 2] * 0.114
-        out = np.round(luma).astype(dtype)
-        del luma
-    if has_alpha and target.suffix.lower() not in (".jpg", ".jpeg"):
-        alpha = load_image(source, channels=4)[..., 3]
-        size = (out.shape[1], out.shape[0])
-        resized = Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.BICUBIC)
-        alpha = np.round(np.clip(np.asarray(resized), 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+    grey = mode in _GREY_MODES
+    if grey:  # BT.601 luma of the (nearly grey) output
+        out = np.round(out[..., 0] * 0.299 + out[..., 1] * 0.587 + out[..., 2] * 0.114).astype(dtype)
+    if not jpeg and (mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in info)):
+        alpha = Image.fromarray(load_image(source, channels=4)[..., 3], mode="F")
+        alpha = np.clip(np.asarray(alpha.resize(out.shape[1::-1], Image.BICUBIC)), 0.0, 1.0)
+        alpha = np.round(alpha * np.iinfo(dtype).max).astype(dtype)
         out = np.dstack([out] * 3 + [alpha] if grey else [out, alpha])  # Pillow has no array form of LA
-    picture = Image.fromarray(out)  # uint16 grey becomes Pillow's I;16
-    buffer = io.BytesIO()
-    fmt = "JPEG" if target.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    picture.save(buffer, format=fmt, **({"quality": 95} if fmt == "JPEG" else {"compress_level": 1}))
+    buffer = io.BytesIO()  # uint16 grey becomes Pillow's I;16
+    Image.fromarray(out).save(buffer, **({"format": "JPEG", "quality": 95} if jpeg else
+                                         {"format": "PNG", "compress_level": 1}))
     atomic_write_bytes(target, buffer.getvalue())
     return target
 
 
-# ------------------------------------------------------------------------------------------------------ evaluation
+def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
+            progress: Callable[[Path, int, int], None] | None = None,
+            scale: int | None = None) -> Iterator[tuple[Path, Path]]:
+    """Upscale an image file, or every image below a folder, in overlapping tiles; yields `(source, target)` as
+    each file is written (targets: `output_path`, in `out` when given). `progress(source, done, total)` after
+    each tile; `scale`, when given, is checked against the model's factor. The checks run at the call, the work
+    as the result is iterated."""
+    check_at_least("tile", tile, 0)
+    check_at_least("overlap", overlap, 0)
+    source, out = Path(source), (None if out is None else Path(out))
+    if not source.exists():
+        raise GanappsError(f"{source}: no such file or folder")
+    upscaler = _open(model, scale)
+    files = list_images(source) if source.is_dir() else [source]
+    return ((path, upscale_file(path, upscaler, output_path(path, upscaler.scale, out, source.is_dir()), tile,
+                                overlap, progress and functools.partial(progress, path))) for path in files)
+
+
+_SCORES = {"psnr": metrics.psnr_y, "ssim": metrics.ssim_y}
 
 
 @dataclass
@@ -315,29 +141,23 @@ class Evaluation:
     summary: dict  # means over images and the gain over bicubic
 
 
-def evaluate(upscaler: Upscaler, data: str | os.PathLike, scale: int | None = None) -> Evaluation:
+def evaluate(model=None, data=None, scale: int | None = None) -> Evaluation:
     """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same images
-    (the convention of published super-resolution tables)."""
-    scale = scale or upscaler.scale
-    if scale != upscaler.scale:
-        raise GanappsError(f"--scale {scale}: the model upscales x{upscaler.scale} ({upscaler.source})")
+    (the convention of published super-resolution tables); `data` defaults to Set5, `scale` to the model's."""
+    upscaler = _open(model, scale)
+    scale, data = upscaler.scale, data or D.default_eval_folder("set5")
     rows = []
     for pair in D.load_pairs(data, scale):
-        predicted = upscaler.upscale(pair.low, tile=0)
-        bicubic = D.upscale_bicubic(pair.low, scale)
-        rows.append({
-            "name": pair.name,
-            "psnr": metrics.psnr_y(predicted, pair.high, scale), "ssim": metrics.ssim_y(predicted, pair.high, scale),
-            "bicubic_psnr": metrics.psnr_y(bicubic, pair.high, scale),
-            "bicubic_ssim": metrics.ssim_y(bicubic, pair.high, scale),
-        })
+        images = {"": upscaler.upscale(pair.low, tile=0), "bicubic_": D.upscale_bicubic(pair.low, scale)}
+        rows.append({"name": pair.name, **{f"{kind}{name}": score(image, pair.high, scale) for kind, image in
+                                           images.items() for name, score in _SCORES.items()}})
     mean = {key: float(np.mean([r[key] for r in rows])) for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
     summary = {"data": str(data), "scale": scale, "images": len(rows), "model": upscaler.source, **mean,
                "psnr_gain": mean["psnr"] - mean["bicubic_psnr"], "ssim_gain": mean["ssim"] - mean["bicubic_ssim"]}
     return Evaluation(scale, rows, summary)
 
 
-def export(run: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1) -> Path:
+def export(run, out=None, version: int = 1) -> Path:
     """A run's generator (EMA copy when there is one) as a TF Serving SavedModel `out/version`; `out` defaults to
     the run's `export/superres`, the folder training writes at its end."""
-    return export_model(load_run(run, APP, build_gan), Path(out) if out else Path(run) / "export" / APP, version)
+    return runs.export(APP, run, out, version)

@@ -14,66 +14,48 @@ below it, for the first thousand steps here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import tensorflow as tf
+from ganapps.apps.superres.recipe import SCALES, VGG_LAYER, VGG_RESCALE
 from keras import layers
 
-from ganapps.core.errors import GanappsError
-from ganapps.core.gan import GAN, Batch
+from ganapps.core.errors import GanappsError, ParameterError, check_choice
+from ganapps.core.gan import GAN, Batch, Judgement, judgement
 
 
-@keras.saving.register_keras_serializable("ganapps")
-class PixelShuffle(keras.layers.Layer):
-    """Depth-to-space by `factor` (sub-pixel convolution, Shi et al. 2016)."""
+class _ByFactor(keras.layers.Layer):
+    """A layer that enlarges height and width by an integer `factor` (output shapes are traced from `call`)."""
 
     def __init__(self, factor: int, **kwargs):
         super().__init__(**kwargs)
         self.factor = factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable("ganapps")
+class PixelShuffle(_ByFactor):
+    """Depth-to-space by `factor` (sub-pixel convolution, Shi et al. 2016)."""
 
     def call(self, x):
         return tf.nn.depth_to_space(x, self.factor)
 
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        scale = lambda v: None if v is None else v * self.factor  # noqa: E731
-        return (n, scale(h), scale(w), c // self.factor**2)
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
-
 
 @keras.saving.register_keras_serializable("ganapps")
-class BicubicUpsample(keras.layers.Layer):
+class BicubicUpsample(_ByFactor):
     """Bicubic upsampling by an integer `factor` of any input size (the base the generator adds its residual to)."""
 
-    def __init__(self, factor: int, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = factor
-
     def call(self, x):
-        size = tf.shape(x)[1:3] * self.factor
-        return tf.image.resize(x, size, method="bicubic")
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        scale = lambda v: None if v is None else v * self.factor  # noqa: E731
-        return (n, scale(h), scale(w), c)
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
-
-
-def check_scale(scale: int) -> int:
-    """The upscaling factors the app trains and serves."""
-    if scale not in (2, 3, 4):
-        raise GanappsError(f"--scale {scale}: choose 2, 3 or 4")
-    return scale
+        return tf.image.resize(x, tf.shape(x)[1:3] * self.factor, method="bicubic")
 
 
 def srresnet(scale: int = 4, blocks: int = 16, filters: int = 64) -> keras.Model:
     """A 9x9 head, `blocks` residual blocks (conv-PReLU-conv), a long skip, one sub-pixel convolution to the
     output, added to the bicubic upsampling of the input."""
-    check_scale(scale)
+    check_choice("scale", scale, SCALES)
     image = keras.Input((None, None, 3), name="image")
     head = layers.Conv2D(filters, 9, padding="same", name="head")(layers.Rescaling(2.0, offset=-1.0)(image))
     head = layers.PReLU(shared_axes=[1, 2])(head)
@@ -109,6 +91,26 @@ def discriminator(filters: int = 64) -> keras.Model:
     return keras.Model(image, layers.Dense(1, dtype="float32")(x), name="srgan_discriminator")
 
 
+def vgg_features(weights: str | None = None) -> keras.Model:
+    """VGG19 up to `block5_conv4` on images in [0, 1], rescaled as in SRGAN; one-line error offline."""
+    if weights and not Path(weights).is_file():
+        raise ParameterError("vgg_weights", f"{weights}: no such file")
+    try:
+        vgg = keras.applications.VGG19(include_top=False, weights=weights or "imagenet", input_shape=(None, None, 3))
+    except Exception as error:  # a failed download surfaces as many exception types
+        if weights:
+            raise ParameterError("vgg_weights", f"{weights}: not VGG19 no-top weights ({type(error).__name__})"
+                                 ) from None
+        raise GanappsError(
+            "VGG19 ImageNet weights could not be downloaded for the content loss; give vgg_weights a local "
+            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or use the pixel content loss"
+        ) from None
+    image = keras.Input((None, None, 3), name="image")
+    x = keras.applications.vgg19.preprocess_input(image * 255.0)
+    features = keras.Model(vgg.input, vgg.get_layer(VGG_LAYER).output)(x)
+    return keras.Model(image, features * VGG_RESCALE, name="vgg19_features")
+
+
 class SRGAN(GAN):
     """The generator maps the low-resolution half of each `(lr, hr)` batch; the discriminator judges HR images.
 
@@ -118,30 +120,28 @@ class SRGAN(GAN):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
-                 feature_extractor: keras.Model | None = None, feature_scale: float = 1.0, **kwargs):
+                 feature_extractor: keras.Model | None = None, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         self.feature_extractor = feature_extractor
-        self.feature_scale = feature_scale
         if feature_extractor is not None:
             feature_extractor.trainable = False
 
     def unpack_batch(self, data) -> Batch:
-        low, high = data
-        return Batch(high, low)
+        return Batch(real=data[1], condition=data[0])  # (lr, hr)
 
     def generate(self, batch: Batch, training: bool = True):
         return self.generator(batch.condition, training=training)
 
-    def discriminate(self, samples, batch: Batch, training: bool = True):
-        return tf.cast(self.discriminator(samples, training=training), tf.float32), None
+    def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
+        return judgement(self.discriminator(samples, training=training))
 
-    def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
+    def generator_extra_losses(self, batch: Batch, fake, scores: Judgement | None,
+                               training: bool = True) -> dict[str, tf.Tensor]:
         fake = tf.cast(fake, tf.float32)
         if not self.adversarial:
             return {"l1": tf.reduce_mean(tf.abs(fake - batch.real))}
-        if self.feature_extractor is None:
-            return {"content": tf.reduce_mean(tf.square(fake - batch.real))}
-        features = lambda x: self.feature_scale * tf.cast(self.feature_extractor(x, training=False), tf.float32)  # noqa: E731
+        extractor = self.feature_extractor if self.feature_extractor is not None else lambda x, training: x  # pixels
+        features = lambda x: tf.cast(extractor(x, training=False), tf.float32)  # noqa: E731
         return {"content": tf.reduce_mean(tf.square(features(fake) - features(batch.real)))}
 
     def metric_names(self) -> list[str]:

@@ -1,9 +1,17 @@
-"""The app's default recipe, importable without TensorFlow (so `--help` stays fast)."""
+"""The app's configuration and default recipe, importable without TensorFlow (so `--help` stays fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ganapps.core.config import TrainOptions, setting
+from ganapps.core.errors import check_at_least, check_choice
 
 SCALES = (2, 3, 4)
-DEFAULT_SCALE = 4
 STAGES = ("psnr", "gan")
-DEFAULT_MODEL = "superres_x4"  # saved_models/<name>/1, used by `upscale` and `evaluate` when --model is not given
+CONTENT_LOSSES = ("vgg", "pixel")
+SHIPPED = "superres_x4"  # saved_models/<name>/1, what `upscale` and `evaluate` use when no model is named
 
 # The shipped generator is a slim SRResNet (the paper's: 16 blocks of 64 filters), all at the low resolution with
 # one sub-pixel output layer and a bicubic base (models.py): small enough to train on a 2-core CPU in about half an
@@ -26,3 +34,38 @@ DEFAULTS = {
     "gan": dict(epochs=4, steps=250, batch_size=16, g_lr=1e-4, d_lr=1e-4, beta1=0.9, beta2=0.999,
                 loss="non-saturating"),
 }
+
+
+@dataclass(frozen=True)
+class Config:
+    """What finds a run's data and rebuilds its networks and losses; saved in its config.json. `init` is read by
+    `lab.train`, which starts the generator from that run's."""
+
+    data: str | None = setting(None, "A folder of high-resolution images, or tfds:div2k (online).", short="-d",
+                               show_default="../shared/data/sr/train (T91 + BSD200)")
+    scale: int = setting(4, "Upscaling factor: 2, 3 or 4.")
+    blocks: int = setting(BLOCKS, "Residual blocks (SRResNet: 16).")
+    filters: int = setting(FILTERS, "Filters per convolution (SRResNet: 64).")
+    patch: int = setting(LR_PATCH, "Low-resolution training patch side.")
+    stage: str = setting("psnr", "psnr: the generator alone on an L1 pixel loss (SRResNet); gan: content + 1e-3 x "
+                         "adversarial (SRGAN), best started with --init from a psnr run. Training flags left unset "
+                         "take the stage's defaults.", choices=STAGES)
+    init: str | None = setting(None, "A psnr run whose generator the gan stage starts from.", show_default=False)
+    content: str = setting("vgg", "gan stage content loss: vgg (VGG19 block5_conv4 features, ImageNet weights "
+                           "downloaded by Keras) or pixel (MSE; offline).", choices=CONTENT_LOSSES)
+    vgg_weights: str | None = setting(None, "A local vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 "
+                                      "(offline).", show_default=False)
+    adversarial_weight: float = setting(ADVERSARIAL_WEIGHT, "Weight of the adversarial term in the gan stage.")
+
+    def __post_init__(self):
+        check_choice("scale", self.scale, SCALES)
+        check_at_least("patch", self.patch, 8)
+        check_choice("stage", self.stage, STAGES)
+        check_choice("content", self.content, CONTENT_LOSSES)
+
+
+def stage_options(stage: str, options: TrainOptions, given=()) -> TrainOptions:
+    """`options` whose fields not named in `given` (the flags a user set) take the stage's recipe, its run
+    directory included (`runs/superres` for psnr, `runs/superres-gan` for gan)."""
+    recipe = {**DEFAULTS[stage], "out": Path("runs/superres" if stage == "psnr" else f"runs/superres-{stage}")}
+    return replace(options, **{name: value for name, value in recipe.items() if name not in given})
