@@ -12,12 +12,13 @@ import tensorflow as tf
 from cli_helpers import invoke, main_error
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
-from ganapps.apps.cgan import captions, lab, models, semisup
+from ganapps.apps.cgan import captions, conditions, lab, models, semisup
 from PIL import Image
 
 from ganapps.core import losses as L
-from ganapps.core.errors import GanappsError
-from ganapps.core.export import load_generator
+from ganapps.core import runs
+from ganapps.core.errors import GanappsError, ParameterError
+from ganapps.core.export import ServingFunction
 
 TINY = dict(latent_dim=8, width=4)
 TINY_OPTIONS = dict(epochs=1, steps=2, batch_size=8, verbose=0)
@@ -153,25 +154,26 @@ def test_mnist_csv(shared_data):
 
 
 def test_metadata_parsing_and_one_line_errors():
-    attributes = D.Attributes(("angle", "scale"), np.array([[-45, 45], [0.55, 1.0]], np.float32))
+    attributes = conditions.of(lab.Config(condition="metadata", attributes=("angle", "scale"),
+                                          ranges=((-45, 45), (0.55, 1.0))))
     assert attributes.parse("angle=30, scale=0.8") == {"angle": 30.0, "scale": 0.8}
-    vectors = attributes.vectors({"angle": 30.0}, 50, seed=1)
+    vectors, words = attributes.vectors("angle=30", 50, seed=1)
     assert np.all(vectors[:, 0] == 30) and 0.55 <= vectors[:, 1].min() and vectors[:, 1].max() <= 1.0
-    assert len(np.unique(vectors[:, 1])) == 50
+    assert len(np.unique(vectors[:, 1])) == 50 and words[0].startswith("angle=30, scale=0.")
     for text, message in [("angle", "expected NAME=VALUE pairs"), ("tilt=3", "unknown attribute 'tilt'"),
                           ("angle=abc", "angle='abc' is not a number"), ("angle=90", "outside the range"),
                           ("scale=nan", "outside the range"), (",", "no NAME=VALUE pairs")]:
-        with pytest.raises(GanappsError, match=message) as caught:
+        with pytest.raises(ParameterError, match=message) as caught:
             attributes.parse(text)
-        assert "\n" not in str(caught.value)
-    names = tuple(map(str, range(10)))
-    assert D.check_label("7", names) == 7 and D.check_label("dog", ("cat", "dog")) == 1
-    with pytest.raises(GanappsError, match=r"--label '12': unknown label; this model knows 0-9"):
-        D.check_label(12, names)
+        assert "\n" not in str(caught.value) and caught.value.parameter == "metadata"
+    digits, pets = (conditions.of(lab.Config(class_names=names)) for names in (tuple("0123456789"), ("cat", "dog")))
+    assert digits.check("7") == 7 and pets.check("dog") == 1
+    with pytest.raises(ParameterError, match=r"^label '12': unknown label; this model knows 0-9"):
+        digits.check(12)
     with pytest.raises(GanappsError, match="this model knows cat, dog"):
-        D.check_label("bird", ("cat", "dog"))
-    with pytest.raises(GanappsError, match="--text: empty caption"):
-        D.check_text("   ")
+        pets.check("bird")
+    with pytest.raises(ParameterError, match="^text is an empty caption"):
+        conditions.of(lab.Config(condition="text")).draw(None, 1, 0, "   ")
 
 
 # ---------------------------------------------------------------------------------------------------- networks
@@ -180,18 +182,17 @@ def test_metadata_parsing_and_one_line_errors():
 def tiny_gan(condition: str, discriminator: str = "projection", **config):
     """A compiled tiny GAN for `condition`, its fitted config, and 8 examples."""
     examples = lab.load_examples(lab.Config(condition=condition, channels=3))
-    cfg = lab._fit(lab.Config(condition=condition, channels=3, discriminator=discriminator, **TINY, **config),
-                   examples.subset(np.arange(200)))
-    gan = lab.build_gan(lab.default_options(**TINY_OPTIONS, extra={lab.APP: lab.asdict(cfg)}))
+    cfg = conditions.of(lab.Config(condition=condition, channels=3, discriminator=discriminator, **TINY, **config)
+                        ).fit(examples.subset(np.arange(200)))
+    gan = lab.build(cfg, lab.APP.options(**TINY_OPTIONS))
     return gan, cfg, examples.subset(np.arange(8))
 
 
 def batch_of(cfg: lab.Config, examples: D.Examples):
-    condition = lab.conditions(cfg, examples)
-    images = tf.constant(lab.to_float(examples.images))
-    if cfg.condition == "image+metadata":
-        return images, (tf.constant(lab.to_float(condition[0])), tf.constant(condition[1]))
-    return images, tf.constant(condition)
+    """A training batch as the dataset gives it: images in [-1, 1] and the condition as the GAN reads it."""
+    condition = conditions.of(cfg)
+    columns = [tf.constant(column) for column in condition.columns(examples)]
+    return tf.constant(lab.to_float(examples.images)), condition.batch(*columns)
 
 
 @pytest.mark.parametrize("condition, discriminator, aux_weight, terms", [
@@ -216,10 +217,10 @@ def test_every_conditioning_path_trains_a_step(condition, discriminator, aux_wei
     for name in ["d_adv", "g_adv", *terms]:
         assert np.isfinite(logs[name]) and name in gan.metric_names(), name
     assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, gan.generator.trainable_weights))
-    out = gan.discriminator([images, *gan._conditions(condition_batch)])
+    out = gan.discriminator([images, *tf.nest.flatten(condition_batch)])
     assert out["logit"].shape == (8, 1)
     if "d_aux" in terms:
-        words = cfg.spec.vocabulary_size
+        words = len(cfg.vocabulary) + 2
         assert out["aux"].shape == (8, {"label": 10, "metadata": 5, "text": words, "image+metadata": 2}[condition])
     else:
         assert "aux" not in out and "d_aux" not in gan.metric_names()
@@ -237,37 +238,39 @@ def test_text_aux_term_is_the_cross_entropy_of_the_caption_words():
     gan, cfg, examples = tiny_gan("text")
     images, condition = batch_of(cfg, examples)
     batch = gan.unpack_batch((images, condition))
-    logits = gan.discriminator([images, condition], training=True)["aux"].numpy()
+    judged = gan.discriminate(images, batch)  # the step's judgement of the real batch, whose aux head the term reads
+    logits = judged.heads["aux"].numpy()
     ids, expected = condition.numpy(), []
     for row, caption, ids_row in zip(logits, examples.captions, ids):
         words = {cfg.vocabulary.index(w) + 2 for w in str(caption).lower().replace(",", "").split()}
         assert words == set(ids_row[ids_row > 1].tolist())  # every word of the caption is in the vocabulary
-        target = np.zeros(cfg.spec.vocabulary_size)
+        target = np.zeros(len(cfg.vocabulary) + 2)
         target[list(words)] = 1.0
         p = 1.0 / (1.0 + np.exp(-row[2:]))
         expected.append(-np.sum(target[2:] * np.log(p) + (1 - target[2:]) * np.log(1 - p)))
-    assert float(gan._aux_loss(images, batch)) == pytest.approx(np.mean(expected), rel=1e-4)
+    term = gan.discriminator_extra_losses(batch, None, judged, None)["d_aux"]
+    assert float(term) == pytest.approx(cfg.aux_weight * np.mean(expected), rel=1e-4)
 
 
 def test_acgan_refuses_encoder_vectors_and_pack_is_refused():
-    with pytest.raises(GanappsError, match="no words to predict"):
-        models.discriminator(models.ConditionSpec("text", text_dim=10), width=4, kind="acgan")
-    spec = models.ConditionSpec("label", classes=10)
-    g, d = models.generator(spec, latent_dim=8, width=4), models.discriminator(spec, width=4)
-    with pytest.raises(GanappsError, match="--pack"):
-        models.ConditionalGAN(g, d, spec, pack=2)
-    with pytest.raises(GanappsError, match="--condition 'pose'"):
-        models.ConditionSpec("pose")
+    with pytest.raises(ParameterError, match="^discriminator acgan: .*no words to predict"):
+        conditions.of(lab.Config(condition="text", text_encoder="encoder.keras", text_dim=10, discriminator="acgan"))
+    condition = conditions.of(lab.Config(class_names=tuple("0123456789"), **TINY))
+    g, d = models.generator(condition), models.discriminator(condition)
+    with pytest.raises(ParameterError, match="^pack must be 1"):
+        models.ConditionalGAN(g, d, condition, pack=2)
+    with pytest.raises(ParameterError, match="^condition 'pose'"):
+        lab.Config(condition="pose")
 
 
 def test_mismatch_term_is_the_loss_of_real_images_under_rolled_conditions():
     gan, cfg, examples = tiny_gan("text")
     images, condition = batch_of(cfg, examples)
     batch = gan.unpack_batch((images, condition))
-    real_logits, _ = gan.discriminate(images, batch, training=False)
-    terms = gan.discriminator_extra_losses(batch, None, real_logits, None)
+    real = gan.discriminate(images, batch, training=False)
+    terms = gan.discriminator_extra_losses(batch, None, real, None)
     rolled = gan.discriminator([images, tf.roll(condition, 1, axis=0)], training=True)["logit"]  # as in the step
-    expected = np.mean(np.log1p(np.exp(-real_logits.numpy()))) + np.mean(np.log1p(np.exp(rolled.numpy())))
+    expected = np.mean(np.log1p(np.exp(-real.logits.numpy()))) + np.mean(np.log1p(np.exp(rolled.numpy())))
     assert float(terms["mismatch"]) == pytest.approx(expected, rel=1e-4)
 
 
@@ -288,16 +291,17 @@ def test_the_contrastive_loss_is_the_symmetric_cross_entropy_over_the_batch():
 def test_the_joint_embedding_ties_captions_to_what_images_show():
     scenes = D.render_scenes(2000, seed=4)
     train, test = scenes.subset(np.arange(1600)), scenes.subset(np.arange(1600, 2000))
-    cfg = lab._fit(lab.Config(condition="text", channels=3), train)
+    text = conditions.of(conditions.of(lab.Config(condition="text", channels=3)).fit(train))
+    cfg = text.config
     assert cfg.caption_dim == captions.CAPTION_DIM and cfg.text_dim == 0
-    towers = captions.fit(train.images, lab.tokens(cfg, train.captions), len(cfg.vocabulary) + 2, steps=250,
+    towers = captions.fit(train.images, text.tokens(train.captions), len(cfg.vocabulary) + 2, steps=250,
                           batch_size=32)
     # Images the towers never saw are nearest their own caption among 10 far more often than chance (0.1).
     read = towers.images.predict(lab.to_float(test.images), verbose=0)
-    named = towers.captions.predict(lab.tokens(cfg, test.captions), verbose=0)
+    named = towers.captions.predict(text.tokens(test.captions), verbose=0)
     unseen = captions.retrieval_accuracy(read, named)
     assert unseen > 0.5 and towers.retrieval > 0.5, (unseen, towers.retrieval)
-    vectors = towers.captions.predict(lab.tokens(cfg, ["a red 7", "a red seven", "a red 1", "a blue 7"]), verbose=0)
+    vectors = towers.captions.predict(text.tokens(["a red 7", "a red seven", "a red 1", "a blue 7"]), verbose=0)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), np.sqrt(captions.CAPTION_DIM), rtol=1e-5)
     cosine = vectors @ vectors.T / captions.CAPTION_DIM
     assert cosine[0, 1] > max(cosine[0, 2], cosine[0, 3]) + 0.1  # "7" and "seven" mean the same digit
@@ -305,9 +309,9 @@ def test_the_joint_embedding_ties_captions_to_what_images_show():
 
 def test_the_fitted_towers_sit_frozen_inside_the_gan_and_the_match_term_is_their_cosine():
     gan, cfg, examples = tiny_gan("text")
-    towers = captions.Towers(captions.caption_tower(cfg.spec.vocabulary_size), captions.image_tower((32, 32, 3)),
+    towers = captions.Towers(captions.caption_tower(len(cfg.vocabulary) + 2), captions.image_tower((32, 32, 3)),
                              retrieval=0.5)
-    gan = lab.build_gan(lab.default_options(**TINY_OPTIONS, extra={lab.APP: lab.asdict(cfg)}), towers)
+    gan = lab.build(cfg, lab.APP.options(**TINY_OPTIONS), towers)
     inside = [gan.generator.get_layer("g_captions"), gan.discriminator.get_layer("d_captions"), gan.matcher]
     for layer, tower in zip(inside, (towers.captions, towers.captions, towers.images)):
         assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), tower.get_weights()))
@@ -320,7 +324,7 @@ def test_the_fitted_towers_sit_frozen_inside_the_gan_and_the_match_term_is_their
     read = towers.images.predict(fake.numpy(), verbose=0)
     wanted = towers.captions.predict(condition.numpy(), verbose=0)
     cosine = np.sum(read * wanted, axis=1) / np.linalg.norm(read, axis=1) / np.linalg.norm(wanted, axis=1)
-    term = gan.generator_extra_losses(batch, fake, training=False)["match"]
+    term = gan.generator_extra_losses(batch, fake, gan.discriminate(fake, batch), training=False)["match"]
     assert float(term) == pytest.approx(cfg.match_weight * np.mean(1 - cosine), rel=1e-4)
     before = [w.copy() for layer in inside for w in layer.get_weights()]
     gan.train_step((images, condition))
@@ -333,7 +337,7 @@ TINY_TEXT = lab.Config(condition="text", caption_steps=5, **TINY)
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory) -> lab.CganRun:
     """One tiny text run (the joint embedding fitted for 5 steps), shared: each fit and trace costs a minute on CI."""
-    return lab.train(TINY_TEXT, lab.default_options(out=tmp_path_factory.mktemp("cgan") / "text", **TINY_OPTIONS),
+    return lab.train(TINY_TEXT, lab.APP.options(out=tmp_path_factory.mktemp("cgan") / "text", **TINY_OPTIONS),
                      progress=False)
 
 
@@ -341,7 +345,7 @@ def test_a_text_run_fits_its_embedding_once_and_its_checkpoint_carries_it(text_r
     run = text_run
     assert 0.0 <= run.towers.retrieval <= 1.0
     tower = run.result.gan.generator.get_layer("g_captions").get_weights()
-    restored = lab.load_gan(run.result.run_dir)
+    restored = runs.load(lab.APP, run.result.run_dir)
     for network, prefix in ((restored.generator, "g"), (restored.ema_generator, "g"), (restored.discriminator, "d")):
         assert all(np.array_equal(a, b) for a, b in zip(network.get_layer(f"{prefix}_captions").get_weights(), tower))
     assert all(np.array_equal(a, b) for a, b in zip(restored.matcher.get_weights(), run.result.gan.matcher.get_weights()))
@@ -351,7 +355,7 @@ def test_a_text_run_fits_its_embedding_once_and_its_checkpoint_carries_it(text_r
 
     monkeypatch.setattr(lab, "fit_caption_embedding", refit)
     copy = shutil.copytree(run.result.run_dir, tmp_path / "text")  # the shared run stays as it was
-    resumed = lab.train(TINY_TEXT, lab.default_options(out=copy, **{**TINY_OPTIONS, "epochs": 2}, resume=True),
+    resumed = lab.train(TINY_TEXT, lab.APP.options(out=copy, **{**TINY_OPTIONS, "epochs": 2}, resume=True),
                         progress=False)
     assert resumed.towers is None
     assert all(np.array_equal(a, b) for a, b in zip(resumed.result.gan.generator.get_layer("g_captions").get_weights(),
@@ -402,16 +406,16 @@ def test_label_run_writes_grid_checkpoint_and_conditional_export(label_run, tmp_
     for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png",
                  "export/cgan/1/saved_model.pb", "export/cgan/1/assets.extra/cgan.json"):
         assert (label_run / path).exists(), path
-    config = json.loads((label_run / "config.json").read_text())["options"]["extra"]["cgan"]
+    config = json.loads((label_run / "config.json").read_text())["config"]
     assert config["condition"] == "label" and config["class_names"] == [str(k) for k in range(10)]
     assert np.asarray(Image.open(label_run / "samples/epoch_0001.png")).shape == (10 * 34 + 2, 10 * 34 + 2, 3)
     # The export takes the label as an input and draws what the checkpoint's generator draws.
-    signature = load_generator(label_run / "export" / "cgan")
-    assert set(signature.structured_input_signature[1]) == {"latent", "label"}
+    signature = ServingFunction(label_run / "export" / "cgan")
+    assert signature.input_names == ["latent", "label"] and signature.output_name == "samples"
     z = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
     labels = np.array([0, 3, 7, 9], np.int32)
-    served = signature(latent=tf.constant(z), label=tf.constant(labels))["samples"].numpy()
-    gan = lab.load_gan(label_run)
+    served = signature(z, labels).numpy()
+    gan = runs.load(lab.APP, label_run)
     np.testing.assert_allclose(served, gan.sampling_generator([z, labels], training=False), atol=1e-5)
     # Re-export under another version and generate from it through the command line.
     invoke("cgan", "export", label_run, "--out", tmp_path / "served", "--version", "3")
@@ -425,8 +429,8 @@ def test_label_run_writes_grid_checkpoint_and_conditional_export(label_run, tmp_
 @pytest.mark.parametrize("args, message", [
     (["--label", "12"], "--label '12': unknown label; this model knows 0-9"),
     (["--label", "seven"], "--label 'seven': unknown label"),
-    (["--metadata", "angle=30"], "--metadata: this is a label model; pass --label"),
-    (["--text", "a red 7"], "--text: this is a label model; pass --label"),
+    (["--metadata", "angle=30"], "--metadata does not apply to a label model, which takes label"),
+    (["--text", "a red 7"], "--text does not apply to a label model"),
     (["--num", "0"], "--num must be at least 1"),
 ])
 def test_bad_conditions_are_one_line_errors(label_run, monkeypatch, capsys, args, message):
@@ -445,6 +449,8 @@ def test_evaluate_json_scores_label_accuracy(label_run, monkeypatch):
     # 50 images spread evenly: 5 per class, so the overall accuracy is the mean of the per-class ones.
     assert rows[0]["generated"] == pytest.approx(np.nanmean([row["generated"] for row in rows[1:11]]))
     assert rows[11]["what"] == "within-label spread" and rows[11]["generated"] >= 0 and rows[11]["real"] > 0
+    with pytest.raises(ParameterError, match="^num must be at least 10, got 5"):
+        lab.evaluate(label_run, num=5)
 
 
 def test_text_evaluation_reads_digit_colour_and_spread_against_the_captions(monkeypatch):
@@ -457,10 +463,10 @@ def test_text_evaluation_reads_digit_colour_and_spread_against_the_captions(monk
     config = lab.Config(condition="text", channels=3)
 
     def drawer(shift):
-        def draw(inputs):
-            pairs = [named[c.decode()] for c in inputs["text"].numpy()]
+        def draw(latent, text):
+            pairs = [named[str(c)] for c in text]
             return np.stack([lab.to_float(D.draw((d + shift) % 10, 1, 0.0, 0.9, 0.0, 0.0, 60.0 * k)) for d, k in pairs])
-        return lab.Sampler(draw, config, f"shift {shift}")
+        return lab.Sampler(draw, f"shift {shift}", config)
 
     right, wrong = (lab.evaluate(drawer(shift), num=60).as_dicts() for shift in (0, 1))
     value = lambda rows, what: next(row["generated"] for row in rows if row["what"] == what)
@@ -473,43 +479,43 @@ def test_text_evaluation_reads_digit_colour_and_spread_against_the_captions(monk
 
 
 def in_process_run(tmp_path: Path, condition: str, **config) -> Path:
-    options = lab.default_options(out=tmp_path / condition.replace("+", "_"), **TINY_OPTIONS)
+    options = lab.APP.options(out=tmp_path / condition.replace("+", "_"), **TINY_OPTIONS)
     lab.train(lab.Config(condition=condition, **TINY, **config), options, progress=False)
     return options.out
 
 
 def test_text_run_exports_a_string_signature_and_refuses_bad_text(text_run, monkeypatch, capsys):
     run = text_run.result.run_dir
-    signature = load_generator(run / "export" / "cgan")
-    spec = signature.structured_input_signature[1]
-    assert spec["text"].dtype == tf.string
+    signature = ServingFunction(run / "export" / "cgan")
+    assert signature.input_names == ["latent", "text"] and signature.input_specs[1].dtype == tf.string
     z = np.zeros((2, 8), np.float32)
     captions = ["a small red 7 rotated 30 degrees left", "the number two in blue"]
-    served = signature(latent=tf.constant(z), text=tf.constant(captions))["samples"].numpy()
-    gan = lab.load_gan(run)
-    config = lab.Config.from_dict(lab._run_config(run))
-    direct = gan.sampling_generator([z, lab.tokens(config, captions)], training=False)
+    served = signature(z, captions).numpy()
+    gan = runs.load(lab.APP, run)
+    config = runs.read_run(run, lab.APP).config
+    direct = gan.sampling_generator([z, conditions.of(config).tokens(captions)], training=False)
     np.testing.assert_allclose(served, direct, atol=1e-5)
     assert not np.allclose(served[0], served[1])  # same noise, other caption
-    for args, message in [(["--text", "  "], "--text: empty caption"),
+    for args, message in [(["--text", "  "], "--text is an empty caption"),
                           (["--text", "zzz qqq"], "none of its words are in the model's vocabulary"),
-                          ([], "--text: this is a text model; pass a caption"),
-                          (["--label", "3"], "--label: this is a text model; pass --text")]:
+                          ([], "--text is required by a text model: give a caption"),
+                          (["--label", "3"], "--label does not apply to a text model, which takes text")]:
         assert message in main_error(monkeypatch, capsys, "cgan", "generate", run, *args, "--out", "x.png")
 
 
 def test_metadata_run_round_trip_and_bad_metadata(tmp_path, monkeypatch, capsys):
     run = in_process_run(tmp_path, "metadata", discriminator="acgan")
-    signature = load_generator(run / "export" / "cgan")
-    assert set(signature.structured_input_signature[1]) == {"latent", "metadata"}
+    signature = ServingFunction(run / "export" / "cgan")
+    assert signature.input_names == ["latent", "metadata"]
     # The export reads metadata in the attributes' own units and draws what the checkpoint's generator draws.
     z = np.random.default_rng(3).standard_normal((2, 8)).astype(np.float32)
     metadata = np.array([[30.0, 0.8, 0.0, 1.0, 120.0], [-40.0, 0.6, 2.0, -2.0, 0.0]], np.float32)
-    served = signature(latent=tf.constant(z), metadata=tf.constant(metadata))["samples"].numpy()
-    np.testing.assert_allclose(served, lab.load_gan(run).sampling_generator([z, metadata], training=False), atol=1e-5)
+    served = signature(z, metadata).numpy()
+    gan = runs.load(lab.APP, run)
+    np.testing.assert_allclose(served, gan.sampling_generator([z, metadata], training=False), atol=1e-5)
     generated = lab.generate(run, metadata="angle=30,scale=0.8", num=3, seed=2)
     assert generated.images.shape == (3, 32, 32, 3) and generated.conditions[0].startswith("angle=30, scale=0.8")
-    for args, message in [(["--metadata", "angle=3O"], "--metadata: angle='3O' is not a number"),
+    for args, message in [(["--metadata", "angle=3O"], "--metadata angle='3O' is not a number"),
                           (["--metadata", "angle:30"], "expected NAME=VALUE pairs"),
                           (["--metadata", "pose=1"], "unknown attribute 'pose'; this model knows angle, scale, x, y, hue"),
                           (["--metadata", "hue=350"], "hue=350 is outside the range the model was trained on, -15 to 315")]:
@@ -518,13 +524,13 @@ def test_metadata_run_round_trip_and_bad_metadata(tmp_path, monkeypatch, capsys)
 
 def test_image_metadata_run_redraws_an_image_file(tmp_path, monkeypatch, capsys):
     run = in_process_run(tmp_path, "image+metadata")
-    assert set(load_generator(run / "export" / "cgan").structured_input_signature[1]) == {"image", "metadata"}
+    assert ServingFunction(run / "export" / "cgan").input_names == ["image", "metadata"]
     original = tmp_path / "seven.png"
     Image.fromarray(D.draw(7, 1, 0.0, 0.9, 0.0, 0.0, 0.0)).save(original)
     out = tmp_path / "redrawn.png"
     invoke("cgan", "generate", run, "--image", original, "--metadata", "angle=30", "--num", "3", "--out", out)
     assert np.asarray(Image.open(out)).shape == (2 * 34 + 2, 2 * 34 + 2, 3)  # the original and 3 redrawings
-    assert "--image: this is an image+metadata model" in main_error(
+    assert "--image is required by an image+metadata model" in main_error(
         monkeypatch, capsys, "cgan", "generate", run, "--metadata", "angle=3", "--out", "x.png")
     assert "no such file" in main_error(monkeypatch, capsys, "cgan", "generate", run, "--image",
                                         tmp_path / "none.png", "--out", "x.png")
@@ -537,11 +543,11 @@ def test_a_pretrained_text_encoder_plugs_in(tmp_path):
     path = tmp_path / "encoder.keras"
     keras.Model(text, vectors).save(path)
     run = in_process_run(tmp_path, "text", text_encoder=str(path))
-    config = lab.Config.from_dict(lab._run_config(run))
+    config = runs.read_run(run, lab.APP).config
     assert config.text_dim == 5 and config.vocabulary == ()
     generated = lab.generate(run / "export" / "cgan", text="a red 7", num=2)
     assert generated.images.shape == (2, 32, 32, 3)
-    with pytest.raises(GanappsError, match="--text-encoder .*no such Keras model file"):
+    with pytest.raises(ParameterError, match="^text_encoder .*no such Keras model file"):
         in_process_run(tmp_path / "again", "text", text_encoder=str(tmp_path / "none.keras"))
 
 
@@ -563,7 +569,7 @@ def test_the_semisupervised_losses_are_salimans():
     gan.compile(feature_matching=1.0)
     images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)), tf.float32)
     logits = gan.discriminator(images, training=False)["logits"].numpy().astype(np.float64)
-    score, _ = gan.discriminate(images, None, training=False)
+    score = gan.discriminate(images, None, training=False).logits
     lse = np.log(np.exp(logits).sum(-1))
     np.testing.assert_allclose(score.numpy()[:, 0], lse, rtol=1e-5)
     # D(x) = Z / (Z + 1): the core's non-saturating loss on lse is the paper's -log D(real) - log(1 - D(fake)).
@@ -575,7 +581,7 @@ def test_the_semisupervised_losses_are_salimans():
     labelled = (images, tf.constant([0, 1, 2, 3, 4, 5]))
     logs = {k: float(v) for k, v in gan.train_step((images, labelled)).items()}
     assert logs["feature_matching"] >= 0 and logs["supervised"] > 0 and "g_adv" not in logs
-    with pytest.raises(GanappsError, match="--feature-matching must be above 0"):
+    with pytest.raises(ParameterError, match="^feature_matching must be above 0"):
         semisup.SemiSupervisedGAN(semisup.generator((28, 28, 1), 8), semisup.classifier((28, 28, 1), 10)).compile()
 
 
@@ -611,7 +617,8 @@ def test_semisup_command_reports_both_models(tmp_path, shared_data):
     assert len(rows[0]["errors_per_epoch"]) == 1 and rows[1]["updates"] == 3
     # The exported classifier (the discriminator's K classes) makes exactly the errors reported.
     _, test = D.split(D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 28, 1))
-    classify = load_generator(tmp_path / "semi" / "export" / "classifier")
-    probabilities = classify(images=tf.constant(lab.to_float(test.images)))["probabilities"].numpy()
+    classify = ServingFunction(tmp_path / "semi" / "export" / "classifier")
+    assert classify.input_names == ["images"] and classify.output_name == "probabilities"
+    probabilities = classify(lab.to_float(test.images)).numpy()
     assert probabilities.shape == (1000, 10) and np.allclose(probabilities.sum(-1), 1, atol=1e-4)
     assert int(np.sum(probabilities.argmax(-1) != test.labels)) == rows[0]["errors"]

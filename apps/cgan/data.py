@@ -24,18 +24,17 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from ganapps.apps.cgan.recipe import ATTRIBUTES, COLOURS, IMAGE_ATTRIBUTES
 from ganapps.core import imagesets as image_data
-from ganapps.core.console import console
 from PIL import Image
 
 from ganapps.core import glyphs
 from ganapps.core.data import TFDS_PREFIX
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.images import load_image, to_uint8
 
 GLYPHS = "glyphs"
@@ -202,10 +201,6 @@ def render_pairs(count: int = SCENE_COUNT, seed: int = 0) -> Examples:
 # ---------------------------------------------------------------------------------------------- other sources
 
 
-def is_csv(data: str) -> bool:
-    return data.lower().endswith((".csv", ".csv.gz"))
-
-
 def load_mnist_csv(path: str | Path) -> Examples:
     """MNIST-format rows (784 pixel values 0-255, then the label), e.g. the shared `mnist_5k.csv.gz`."""
     from ganapps.core.metrics import load_mnist_5k
@@ -213,17 +208,6 @@ def load_mnist_csv(path: str | Path) -> Examples:
     images, labels = load_mnist_5k(Path(path).expanduser())
     classes = int(labels.max()) + 1
     return Examples(to_uint8(images, (0.0, 1.0)), str(path), labels, class_names=tuple(map(str, range(classes))))
-
-
-def load_tfds(name: str, size: int, download: bool = True, data_dir: str | None = None,
-              progress: bool = False) -> Examples:
-    """The `train` split of a labelled TensorFlow Datasets image set (`mnist`, `fashion_mnist`, ...)."""
-    images = image_data.load_tfds(name, size, None, download, data_dir, progress)
-    if images.labels is None:
-        raise GanappsError(f"{TFDS_PREFIX + name}: has no integer 'label' feature to condition on")
-    classes = int(images.labels.max()) + 1
-    return Examples(images.images, TFDS_PREFIX + name, images.labels.astype(np.int64),
-                    class_names=tuple(map(str, range(classes))))
 
 
 def _read_image(folder: Path, name: str, where: str) -> np.ndarray:
@@ -314,17 +298,28 @@ def load(data: str = GLYPHS, size: int = glyphs.GLYPH_SIZE, channels: int | None
     `pairs` asks for image+metadata pairs (the embedded set only).
     """
     if pairs and data != GLYPHS:
-        raise GanappsError(f"--data {data}: image+metadata trains on rendered pairs of the embedded set "
-                           f"(--data {GLYPHS}) only")
+        raise ParameterError("data", f"{data}: image+metadata trains on rendered pairs of the embedded set "
+                                     f"({GLYPHS}) only")
     if data == GLYPHS:
         examples = render_pairs() if pairs else render_scenes()
-    elif data.startswith(TFDS_PREFIX):
-        examples = load_tfds(data[len(TFDS_PREFIX):], size, download, data_dir, progress)
-    elif is_csv(data):
+    elif data.startswith(TFDS_PREFIX):  # the train split of a labelled set (mnist, fashion_mnist, ...)
+        images = image_data.load_tfds(data[len(TFDS_PREFIX):], size, None, download, data_dir, progress)
+        if images.labels is None:
+            raise GanappsError(f"{data}: has no integer 'label' feature to condition on")
+        examples = Examples(images.images, data, images.labels.astype(np.int64),
+                            class_names=tuple(map(str, range(int(images.labels.max()) + 1))))
+    elif data.lower().endswith((".csv", ".csv.gz")):
         examples = load_mnist_csv(data)
     else:
         examples = load_folder(data, size, progress)
     return examples.shaped(size, channels)
+
+
+def metadata_ranges(examples: Examples) -> np.ndarray:
+    """`[M, 2]` low and high per attribute: the embedded set's drawing ranges, else those seen in the data."""
+    if examples.source == GLYPHS:
+        return attribute_ranges(examples.attributes)
+    return np.stack([examples.metadata.min(0), examples.metadata.max(0)], axis=1)
 
 
 def split(examples: Examples, held_out: float = HELD_OUT_FRACTION) -> tuple[Examples, Examples]:
@@ -332,66 +327,3 @@ def split(examples: Examples, held_out: float = HELD_OUT_FRACTION) -> tuple[Exam
     order = np.random.default_rng(12345).permutation(len(examples))
     count = int(round(len(examples) * held_out))
     return examples.subset(np.sort(order[count:])), examples.subset(np.sort(order[:count]))
-
-
-# ---------------------------------------------------------------------------------------------- conditions
-
-
-@dataclass(frozen=True)
-class Attributes:
-    """Named metadata attributes and the ranges a model was trained on (values outside are refused)."""
-
-    names: tuple[str, ...]
-    ranges: np.ndarray = field(repr=False)  # [M, 2]
-
-    def parse(self, text: str, flag: str = "--metadata") -> dict[str, float]:
-        """`angle=30,scale=0.8` -> {"angle": 30.0, "scale": 0.8}, or a one-line error saying what is wrong."""
-        values = {}
-        for part in (text or "").split(","):
-            if not part.strip():
-                continue
-            name, equals, value = part.partition("=")
-            name = name.strip()
-            if not equals:
-                raise GanappsError(f"{flag} {text!r}: expected NAME=VALUE pairs separated by commas, e.g. "
-                                   f"{self.names[0]}={float(self.ranges[0].mean()):g}")
-            if name not in self.names:
-                raise GanappsError(f"{flag}: unknown attribute {name!r}; this model knows {', '.join(self.names)}")
-            try:
-                number = float(value)
-            except ValueError:
-                raise GanappsError(f"{flag}: {name}={value.strip()!r} is not a number") from None
-            low, high = self.ranges[self.names.index(name)]
-            if not (math.isfinite(number) and low - 1e-6 <= number <= high + 1e-6):
-                raise GanappsError(f"{flag}: {name}={value.strip()} is outside the range the model was trained on, "
-                                   f"{low:g} to {high:g}")
-            values[name] = number
-        if not values:
-            raise GanappsError(f"{flag} {text!r}: no NAME=VALUE pairs; this model knows {', '.join(self.names)}")
-        return values
-
-    def vectors(self, values: dict[str, float], count: int, seed: int = 0) -> np.ndarray:
-        """`[count, M]` metadata: the given values, the others drawn uniformly in their ranges."""
-        rng = np.random.default_rng(seed)
-        columns = [np.full(count, values[name], np.float32) if name in values else rng.uniform(low, high, count)
-                   for name, (low, high) in zip(self.names, self.ranges)]
-        return np.stack(columns, axis=1).astype(np.float32)
-
-
-def check_label(label: int | str, class_names: tuple[str, ...]) -> int:
-    """A label given as its index or its class name, or a one-line error listing the labels."""
-    text = str(label).strip()
-    if text in class_names:
-        return class_names.index(text)
-    if re.fullmatch(r"\d+", text) and int(text) < len(class_names):
-        return int(text)
-    shown = f"0-{len(class_names) - 1}" if class_names == tuple(map(str, range(len(class_names)))) \
-        else ", ".join(class_names)
-    raise GanappsError(f"--label {text!r}: unknown label; this model knows {shown}")
-
-
-def check_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise GanappsError("--text: empty caption; describe the image, e.g. \"a small red 7 rotated 30 degrees left\"")
-    return text

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -24,7 +24,6 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan.recipe import COLOURS
-from ganapps.core import imagesets as image_data
 from ganapps.core.console import console
 
 JUDGE_VERSION = 1  # bump when the network or its training changes
@@ -54,10 +53,6 @@ class Judge:
         self.ranges = np.asarray(ranges, np.float32).reshape(-1, 2)
         self.heads = tuple(model.output.keys())
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.model.input_shape[1:])
 
     def read(self, images: np.ndarray, batch_size: int = 250) -> Reading:
         outputs = {head: [] for head in self.heads}
@@ -143,8 +138,7 @@ def training_examples(data: str, image_size: int, channels: int, download: bool 
 def judge(data: str, image_size: int, channels: int, download: bool = True, progress: bool = False) -> Judge:
     """The cached judge of `data` (trained on first use)."""
     examples = training_examples(data, image_size, channels, download)
-    ranges = None if examples.metadata is None else D.attribute_ranges(examples.attributes) \
-        if data == D.GLYPHS else np.stack([examples.metadata.min(0), examples.metadata.max(0)], axis=1)
+    ranges = None if examples.metadata is None else D.metadata_ranges(examples)
     path = cache_dir() / f"judge-{_key(examples)}.keras"
     if path.is_file():
         meta = json.loads(path.with_suffix(".json").read_text())
@@ -163,6 +157,27 @@ def judge(data: str, image_size: int, channels: int, download: bool = True, prog
 
 
 # ------------------------------------------------------------------------------------------------------- scores
+
+
+@dataclass
+class Evaluation:
+    """Scores of generated images read by the data's judge, beside the judge's own scores on held-out real images.
+
+    Every row is one measurement: `what` (label accuracy, colour accuracy, digit accuracy, metadata error ...),
+    `scope` (`all`, a class name, an attribute), `generated` and `real` (the same measurement on real images).
+    """
+
+    condition: str
+    data: str
+    samples: int
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, what: str, scope: str, generated: float, real: float | None, **extra) -> None:
+        self.rows.append({"what": what, "scope": scope, "generated": generated, "real": real, **extra})
+
+    def as_dicts(self) -> list[dict]:
+        head = {"condition": self.condition, "data": self.data, "samples": self.samples}
+        return [{**head, **row} for row in self.rows]
 
 
 def label_accuracy(predicted: np.ndarray, wanted: np.ndarray, classes: int) -> tuple[float, list[float]]:

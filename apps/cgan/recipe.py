@@ -1,24 +1,21 @@
-"""The app's names and default recipe, importable without TensorFlow (so `--help` stays fast)."""
+"""The app's configuration, names and default recipe, importable without TensorFlow (so `--help` stays fast)."""
+
+from dataclasses import dataclass
+
+from ganapps.core.config import setting
+from ganapps.core.errors import check_at_least, check_choice
 
 CONDITIONS = ("label", "metadata", "text", "image+metadata")
 DISCRIMINATORS = ("concat", "projection", "acgan")
 DEFAULT_DATA = "glyphs"
-IMAGE_SIZE = 32
-LATENT_DIM = 64
-WIDTH = 32
+IMAGE_SIZES = (16, 32, 64)
 EMBED_DIM = 64  # the condition's embedding, concatenated to the latent
 TEXT_LENGTH = 16  # tokens kept per caption
 TEXT_VOCABULARY = 200  # the most frequent caption words (more than the embedded captions use)
-AUX_WEIGHT = 1.0  # auxiliary classifier / metadata regressor term (AC-GAN) on both networks
-TEXT_ENCODERS = ("joint", "bag-of-words")  # or a .keras file: see lab.Config.text_encoder
+TEXT_ENCODERS = ("joint", "bag-of-words")  # or a .keras file: see Config.text_encoder
 CAPTION_DIM = 64  # the joint caption-image embedding (text, joint encoder)
 CAPTION_STEPS = 1500  # its contrastive training steps (batch 128) before the GAN
-# text, joint encoder: AttnGAN's DAMSM-like term through the frozen image tower. After 10 epochs: digit accuracy
-# 0.47 at weight 1, 0.80 at 5 (0.93 after 20), 0.87 at 15 but fewer images per caption (see README).
-MATCH_WEIGHT = 5.0
 MISMATCH_WEIGHT = 1.0  # text: real image with another caption counts as fake (Reed et al.'s matching-aware D)
-L1_WEIGHT = 20.0  # image+metadata: L1 to the true redrawing, beside the adversarial term
-DIVERSITY_WEIGHT = 0.1  # mode seeking: keeps the generator from drawing one image per condition
 GRID_SAMPLES = 100  # per-epoch sample grid: 10 rows of 10
 
 # The embedded procedural set: a digit glyph per image with a pose, a size, a position and a colour.
@@ -46,3 +43,89 @@ SEMISUP_LABELS = 100
 # generator (1e-3) than the paper's 3e-3 for both.
 SEMISUP_DEFAULTS = dict(epochs=50, steps=200, batch_size=100, loss="non-saturating", g_lr=1e-3, d_lr=3e-4,
                         beta1=0.5, feature_matching=1.0)
+SEMISUP_NETWORKS = ("mlp", "conv")
+
+_DATA = ("'glyphs' (embedded: rendered digits with label, angle, scale, position, colour and caption; offline), "
+         "an MNIST CSV file (784 pixels then the label per row, e.g. ../shared/data/mnist/mnist_5k.csv.gz), "
+         "tfds:NAME (mnist, fashion_mnist), or a folder with labels.csv (file, label, numeric metadata columns) "
+         "or captions.jsonl. A fixed fifth is held out for `evaluate`.")
+_FITTED = "Read from the training data when training starts."
+
+
+@dataclass(frozen=True)
+class Config:
+    """What rebuilds a run's networks and finds its data; saved in its config.json and beside its export.
+
+    The last six fields are read from the data when training starts (`app.prepare`).
+    """
+
+    condition: str = setting("label", "What the generator is given: a label, a metadata vector, a caption, or an "
+                             "original image and target metadata.", choices=CONDITIONS, short="-c")
+    data: str = setting(DEFAULT_DATA, _DATA, short="-d")
+    image_size: int = setting(32, "16, 32 or 64; data is centre-cropped and resized (28x28 MNIST becomes 32x32).")
+    channels: int | None = setting(None, "1 or 3.", show_default="1 for grey data, else 3")
+    latent_dim: int = setting(64, "Size of the noise vector z.")
+    width: int = setting(32, "Filters of the generator's last and the discriminator's first layer, doubling per "
+                         "stage.")
+    discriminator: str = setting(
+        "projection", "projection: the condition's embedding dotted with the image features (Miyato and Koyama "
+        "2018); concat: the embedding appended to the image as feature maps (Mirza and Osindero 2014); acgan: an "
+        "unconditional logit and an auxiliary head (Odena et al. 2017).", choices=DISCRIMINATORS)
+    aux_weight: float = setting(1.0, "Weight of the auxiliary head that classifies the label, regresses the "
+                                "metadata or predicts the caption's words, on real images for the discriminator "
+                                "and on its own samples for the generator; 0 drops the head (acgan keeps it; none "
+                                "with --text-encoder).")
+    mismatch_weight: float | None = setting(None, "A real image with another example's condition counts as fake "
+                                            "(Reed et al.'s matching-aware discriminator).",
+                                            show_default=f"{MISMATCH_WEIGHT:g} for text, else 0")
+    l1_weight: float = setting(20.0, "image+metadata: weight of the L1 distance to the true redrawing.")
+    text_encoder: str = setting(
+        "joint", "text: joint, a caption encoder fitted with an image encoder on the training pairs before the GAN "
+        "(contrastive, as Reed et al. 2016 and CLIP), then frozen; bag-of-words, a word-embedding encoder trained "
+        "with the GAN; or a .keras model mapping strings [N] to vectors [N, D] (e.g. a pretrained sentence "
+        "encoder), frozen.")
+    # After 10 epochs: digit accuracy 0.47 at weight 1, 0.80 at 5 (0.93 after 20), 0.87 at 15 but fewer images per
+    # caption (see README).
+    match_weight: float = setting(5.0, "text, joint encoder: weight of the term that asks the frozen image encoder "
+                                  "to read each sample as its own caption (AttnGAN's DAMSM loss, in cosine form).")
+    caption_steps: int = setting(CAPTION_STEPS, "text, joint encoder: training steps of the caption embedding "
+                                 "(batch 128) before the GAN.")
+    conditional_norm: bool = setting(True, "The condition sets the scale and shift of the generator's batch norms.",
+                                     flag=False)
+    diversity_weight: float = setting(0.1, "Mode seeking (Mao et al. 2019): keeps the generator from drawing one "
+                                      "image per condition (not image+metadata, which has no noise).")
+    class_names: tuple[str, ...] = setting((), _FITTED, flag=False)
+    attributes: tuple[str, ...] = setting((), _FITTED, flag=False)
+    ranges: tuple[tuple[float, float], ...] = setting((), _FITTED, flag=False)
+    vocabulary: tuple[str, ...] = setting((), _FITTED, flag=False)
+    text_dim: int = setting(0, _FITTED + " A pretrained text encoder's vector size.", flag=False)
+    caption_dim: int = setting(0, _FITTED + " The joint caption embedding's size.", flag=False)
+
+    def __post_init__(self):
+        check_choice("condition", self.condition, CONDITIONS)
+        check_choice("discriminator", self.discriminator, DISCRIMINATORS)
+        check_choice("image_size", self.image_size, IMAGE_SIZES)
+        if self.channels is not None:
+            check_choice("channels", self.channels, (1, 3))
+        check_at_least("caption_steps", self.caption_steps, 1)
+        # config.json holds lists: kept as tuples, so that configs compare and hash
+        object.__setattr__(self, "ranges", tuple(tuple(float(v) for v in r) for r in self.ranges))
+
+
+@dataclass(frozen=True)
+class SemisupConfig:
+    """The semi-supervised experiment: which labelled digits, how many labels, which discriminator network."""
+
+    labels: int = setting(SEMISUP_LABELS, "Labelled training images, the same number per class; the rest of the "
+                          "training split is used without labels.")
+    data: str = setting(DEFAULT_DATA, "Labelled digits: 'glyphs', an MNIST CSV file (e.g. "
+                        "../shared/data/mnist/mnist_5k.csv.gz) or tfds:NAME. A fixed fifth is the test split.",
+                        short="-d")
+    network: str = setting("mlp", "The discriminator (and baseline classifier): mlp, the paper's MNIST network; "
+                           "conv, a small convolutional one.", choices=SEMISUP_NETWORKS)
+    baseline_epochs: int | None = setting(None, "Epochs of the supervised-only classifier over the labelled images.",
+                                          show_default="as many updates as the GAN's")
+    classes: int = setting(0, "Read from the data when training starts.", flag=False)
+
+    def __post_init__(self):
+        check_choice("network", self.network, SEMISUP_NETWORKS)

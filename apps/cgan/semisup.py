@@ -14,6 +14,7 @@ optimiser for as many updates. Both are scored on the data's held-out fifth as a
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,27 +24,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.cgan import data as D
-from ganapps.apps.cgan.recipe import SEMISUP_DEFAULTS, SEMISUP_LABELS
+from ganapps.apps.cgan.recipe import SEMISUP_DEFAULTS, SemisupConfig
 from keras import layers
 
+from ganapps.core import runs
+from ganapps.core.app import App
 from ganapps.core.data import array_dataset
-from ganapps.core.errors import GanappsError
-from ganapps.core.export import export_generator
-from ganapps.core.gan import GAN
+from ganapps.core.errors import ParameterError
+from ganapps.core.export import Handle, export_generator
+from ganapps.core.gan import GAN, Judgement
 from ganapps.core.images import save_image_grid
-from ganapps.core.runs import TrainOptions, compile_gan, train_gan
+from ganapps.core.runs import TrainOptions, compile_gan
 
-APP = "cgan-semisup"
-IMAGE_SIZE = 28
+IMAGE_SHAPE = (28, 28, 1)
 LATENT_DIM = 100
 HIDDEN = (1000, 500, 250, 250, 250)
 INPUT_NOISE, HIDDEN_NOISE = 0.6, 0.5  # the paper's 0.3 on [0, 1] pixels is 0.6 on our [-1, 1] ones
 INIT_BATCH = 500  # images for the data-dependent initialisation, as in the paper's code
 SUPERVISED_WEIGHT = 2.0  # the paper halves the unsupervised term; doubling this instead keeps its ratio
-
-
-def default_options(**overrides) -> TrainOptions:
-    return TrainOptions(**{**SEMISUP_DEFAULTS, "out": Path("runs") / APP, **overrides})
 
 
 @keras.saving.register_keras_serializable("ganapps.cgan")
@@ -84,10 +82,6 @@ def initialize_from_data(model: keras.Model, images: np.ndarray) -> keras.Model:
         if isinstance(layer, WeightNormDense):
             layer.initialize(keras.Model(model.input, layer.input)(images, training=False))
     return model
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units,
-                "activation": keras.activations.serialize(self.activation)}
 
 
 def classifier(image_shape: tuple[int, int, int], classes: int, seed: int = 0) -> keras.Model:
@@ -148,8 +142,8 @@ class SemiSupervisedGAN(GAN):
 
     def compile(self, *args, **kwargs) -> None:
         if not kwargs.get("feature_matching"):
-            raise GanappsError("--feature-matching must be above 0: the semi-supervised generator learns from "
-                               "feature matching alone")
+            raise ParameterError("feature_matching", "must be above 0: the semi-supervised generator learns from "
+                                 "feature matching alone")
         super().compile(*args, **kwargs)
 
     def metric_names(self) -> list[str]:
@@ -159,11 +153,11 @@ class SemiSupervisedGAN(GAN):
         unlabelled, (labelled, labels) = data
         return SemiBatch(unlabelled, None, labelled, labels)
 
-    def discriminate(self, samples, batch, training: bool = True):
+    def discriminate(self, samples, batch, training: bool = True) -> Judgement:
         out = self.discriminator(samples, training=training)
-        return tf.reduce_logsumexp(out["logits"], axis=-1, keepdims=True), out["features"]
+        return Judgement(tf.reduce_logsumexp(out["logits"], axis=-1, keepdims=True), out["features"])
 
-    def discriminator_extra_losses(self, batch, fake, real_logits, fake_logits) -> dict[str, tf.Tensor]:
+    def discriminator_extra_losses(self, batch, fake, real, fake_scores) -> dict[str, tf.Tensor]:
         logits = self.discriminator(batch.labelled, training=True)["logits"]
         loss = keras.losses.sparse_categorical_crossentropy(batch.labels, logits, from_logits=True)
         return {"supervised": self.supervised_weight * tf.reduce_mean(loss)}
@@ -195,13 +189,13 @@ class TestErrors(keras.callbacks.Callback):
 def pick_labelled(labels: np.ndarray, count: int, classes: int, seed: int) -> np.ndarray:
     """Indices of `count` examples, the same number per class (Salimans et al.: 10 per digit for 100)."""
     if count < classes or count % classes:
-        raise GanappsError(f"--labels {count}: must be a positive multiple of the {classes} classes")
+        raise ParameterError("labels", f"{count}: must be a positive multiple of the {classes} classes")
     rng = np.random.default_rng(seed)
     chosen = []
     for k in range(classes):
         members = np.flatnonzero(labels == k)
         if len(members) < count // classes:
-            raise GanappsError(f"--labels {count}: class {k} has only {len(members)} training images")
+            raise ParameterError("labels", f"{count}: class {k} has only {len(members)} training images")
         chosen.append(rng.choice(members, count // classes, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -235,64 +229,100 @@ def supervised_baseline(images: np.ndarray, labels: np.ndarray, classes: int, op
 NETWORKS = {"mlp": classifier, "conv": conv_classifier}
 
 
-def run(data: str = D.GLYPHS, labels: int = SEMISUP_LABELS, options: TrainOptions | None = None,
-        baseline_epochs: int | None = None, network: str = "mlp", download: bool = True,
+class Split(NamedTuple):
+    """A labelled digit set as the experiment reads it: every training image, the labelled few, the test split."""
+
+    unlabelled: np.ndarray  # float32 in [-1, 1]
+    labelled: np.ndarray
+    labelled_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    classes: int
+
+
+def load_split(config: SemisupConfig, seed: int, download: bool = True, progress: bool = False) -> Split:
+    examples = D.load(config.data, IMAGE_SHAPE[0], 1, download=download, progress=progress)
+    if examples.labels is None:
+        raise ParameterError("data", f"{config.data}: semisup needs labelled images (labels for the test split)")
+    training, test = D.split(examples)
+    chosen = pick_labelled(training.labels, config.labels, examples.classes, seed)
+    scale = lambda x: x.astype(np.float32) / 127.5 - 1.0  # noqa: E731
+    return Split(scale(training.images), scale(training.images[chosen]), training.labels[chosen], scale(test.images),
+                 test.labels, examples.classes)
+
+
+class Classifier(Handle):
+    """The trained discriminator's K classes: images in [-1, 1] -> class probabilities."""
+
+    @classmethod
+    def from_gan(cls, gan: GAN, config: SemisupConfig, source: str) -> Classifier:
+        return cls.from_keras(probabilities(gan), source)
+
+
+def probabilities(gan: GAN) -> keras.Model:
+    return keras.Model(gan.discriminator.input, layers.Softmax()(gan.discriminator.output["logits"]))
+
+
+def build(config: SemisupConfig, options: TrainOptions, init: np.ndarray | None = None) -> SemiSupervisedGAN:
+    """The compiled GAN; `init`: the images of the discriminator's data-dependent initialisation (a checkpoint
+    restores the weights instead)."""
+    discriminator = NETWORKS[config.network](IMAGE_SHAPE, config.classes, options.seed)
+    if init is not None:
+        initialize_from_data(discriminator, init)
+    gan = SemiSupervisedGAN(generator(IMAGE_SHAPE), discriminator, supervised_weight=SUPERVISED_WEIGHT,
+                            ema_decay=options.ema or None, seed=options.seed)
+    return compile_gan(gan, options)
+
+
+def dataset(config: SemisupConfig, options: TrainOptions, start_step: int, data: Split | None = None
+            ) -> tf.data.Dataset:
+    data = load_split(config, options.seed) if data is None else data
+    unlabelled = array_dataset(data.unlabelled, options.batch_size, options.seed, start_step)
+    labelled = array_dataset((data.labelled, data.labelled_y), options.batch_size, options.seed + 1, start_step)
+    return tf.data.Dataset.zip(unlabelled, labelled)
+
+
+def samples(gan: GAN, config: SemisupConfig, options: TrainOptions, path: Path) -> None:
+    save_image_grid(gan.sample(100, seed=options.seed + 1), path, 10)
+
+
+def export(gan: GAN, config: SemisupConfig, folder: Path, version: int = 1) -> Path:
+    """The classifier as a SavedModel (input `images`, output `probabilities`), at `export/classifier` beside
+    `folder`."""
+    return export_generator(probabilities(gan), folder.parent / "classifier", version, input_names=["images"],
+                            output_name="probabilities")
+
+
+APP = App("cgan-semisup", SemisupConfig, build, dataset, Classifier, defaults=SEMISUP_DEFAULTS, samples=samples,
+          export=export)
+
+
+def run(config: SemisupConfig | None = None, options: TrainOptions | None = None, download: bool = True,
         progress: bool = False) -> Report:
     """Train the semi-supervised GAN (a resumable run in `options.out`) and the supervised-only baseline on the
     same labelled images; count both models' errors on the test split."""
-    options = options or default_options()
-    if network not in NETWORKS:
-        raise GanappsError(f"--network {network!r}: choose one of {', '.join(NETWORKS)}")
-    make = NETWORKS[network]
-    examples = D.load(data, IMAGE_SIZE, 1, download=download, progress=progress)
-    if examples.labels is None:
-        raise GanappsError(f"--data {data}: semisup needs labelled images (labels for the test split)")
-    training, test = D.split(examples)
-    classes = examples.classes
-    chosen = pick_labelled(training.labels, labels, classes, options.seed)
-    scale = lambda x: x.astype(np.float32) / 127.5 - 1.0
-    unlabelled, labelled, labelled_y = scale(training.images), scale(training.images[chosen]), training.labels[chosen]
-    test_x, test_y = scale(test.images), test.labels
-    image_shape = unlabelled.shape[1:]
-    options = replace(options, extra={**options.extra, APP: {"data": data, "labels": labels, "classes": classes,
-                                                             "network": network}})
-
-    def build(opts: TrainOptions) -> SemiSupervisedGAN:
-        discriminator = initialize_from_data(make(image_shape, classes, opts.seed), unlabelled[:INIT_BATCH])
-        gan = SemiSupervisedGAN(generator(image_shape), discriminator,
-                                supervised_weight=SUPERVISED_WEIGHT, ema_decay=opts.ema or None, seed=opts.seed)
-        return compile_gan(gan, opts)
-
-    def dataset(start: int) -> tf.data.Dataset:
-        unlabelled_stream = array_dataset(unlabelled, options.batch_size, options.seed, start)
-        labelled_stream = array_dataset((labelled, labelled_y), options.batch_size, options.seed + 1, start)
-        return tf.data.Dataset.zip(unlabelled_stream, labelled_stream)
-
-    def write_samples(gan: GAN, path: Path) -> None:
-        save_image_grid(gan.sample(100, seed=options.seed + 1), path, 10)
-
-    def export(gan: GAN, folder: Path) -> Path:
-        probabilities = keras.Model(gan.discriminator.input, keras.layers.Softmax()(gan.discriminator.output["logits"]))
-        return export_generator(probabilities, folder / "classifier", input_names=["images"],
-                                output_name="probabilities")
-
-    curve = TestErrors(test_x, test_y)
+    config, options = config or SemisupConfig(), options or APP.options()
+    data = load_split(config, options.seed, download, progress)
+    config = replace(config, classes=data.classes)
+    app = replace(APP, build=functools.partial(build, init=data.unlabelled[:INIT_BATCH]),
+                  dataset=functools.partial(dataset, data=data))
+    curve = TestErrors(data.test_x, data.test_y)
     started = time.perf_counter()
-    result = train_gan(APP, options, build, dataset, write_samples, export, callbacks=[curve])
+    result = runs.train(app, config, options, callbacks=[curve])
     gan_seconds = time.perf_counter() - started
     updates = options.epochs * options.steps * options.d_steps
-    if baseline_epochs is not None:
-        updates = max(1, baseline_epochs * int(np.ceil(len(labelled) / options.batch_size)))
+    if config.baseline_epochs is not None:
+        updates = max(1, config.baseline_epochs * int(np.ceil(len(data.labelled) / options.batch_size)))
     started = time.perf_counter()
-    baseline = supervised_baseline(labelled, labelled_y, classes, options, updates, network)
+    baseline = supervised_baseline(data.labelled, data.labelled_y, data.classes, options, updates, config.network)
     baseline_seconds = time.perf_counter() - started
-    report = Report(data, labels, len(unlabelled), len(test_x), result.run_dir)
+    report = Report(config.data, config.labels, len(data.unlabelled), len(data.test_x), result.run_dir)
     for name, model, seconds, steps, extra in (
         ("semi-supervised GAN", result.gan.discriminator, gan_seconds, options.epochs * options.steps,
          {"errors_per_epoch": curve.curve}),
         ("supervised only", baseline, baseline_seconds, updates, {}),
     ):
-        errors = test_errors(model, test_x, test_y)
-        report.rows.append({"model": name, "errors": errors, "error_rate": errors / len(test_x),
+        errors = test_errors(model, data.test_x, data.test_y)
+        report.rows.append({"model": name, "errors": errors, "error_rate": errors / len(data.test_x),
                             "seconds": seconds, "updates": steps, **extra})
     return report
