@@ -15,9 +15,13 @@ from cli_helpers import invoke, main_error
 from conftest import run_cli
 from ganapps.core import imagesets as D
 from ganapps.apps.dcgan import lab, models
+from ganapps.apps.dcgan.app import APP, build, prepare
+from ganapps.apps.dcgan.recipe import Config
 from PIL import Image
 
-from ganapps.core.errors import GanappsError
+from ganapps.core import runs
+from ganapps.core.errors import GanappsError, ParameterError
+from ganapps.core.export import KerasFunction, ServingFunction
 from ganapps.core.glyphs import GLYPH_COUNT, render_glyphs
 from ganapps.core.metrics import compute_features, frechet_distance
 
@@ -45,16 +49,20 @@ def test_network_shapes(size, channels):
 
 
 def test_odd_sizes_are_refused():
-    with pytest.raises(GanappsError, match="resized to 32"):
+    with pytest.raises(ParameterError, match="^image_size 28: .*resized to 32"):
         models.generator(28)
-    with pytest.raises(GanappsError, match="--channels"):
+    with pytest.raises(ParameterError, match="^channels 2: choose one of 1, 3"):
         models.discriminator(32, channels=2)
+    with pytest.raises(ParameterError, match="^image_size 48"):
+        Config(image_size=48)
+    with pytest.raises(ParameterError, match="^latent_dim must be at least 1"):
+        Config(latent_dim=0)
+    assert Config().channels is None  # decided by the data when training starts
 
 
 @pytest.mark.parametrize("penalty", [{}, {"gp_weight": 10.0}, {"r1_weight": 1.0}])
 def test_batch_norm_leaves_the_discriminator_under_a_gradient_penalty(penalty):
-    options = lab.default_options(loss="wasserstein", extra={"dcgan": {"width": 4, "latent_dim": 8}}, **penalty)
-    gan = lab.build_gan(options)
+    gan = build(Config(channels=1, width=4, latent_dim=8), APP.options(loss="wasserstein", steps_per_execution=1, **penalty))
     norms = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == (0 if penalty else models.stages(32) - 1)
     assert all(layer.synchronized for layer in gan.generator.layers
@@ -94,12 +102,15 @@ def write_images(folder: Path, count: int, grey: bool = False) -> Path:
     return folder
 
 
-def test_folders_crop_resize_and_keep_colour(tmp_path):
+def test_folders_crop_resize_and_keep_colour(tmp_path, monkeypatch):
     colour = D.load(str(write_images(tmp_path / "rgb", 4)), 16)
     assert colour.images.shape == (4, 16, 16, 3) and colour.labels is None
     grey = D.load(str(write_images(tmp_path / "grey", 3, grey=True)), 32)
     assert grey.images.shape == (3, 32, 32, 1)
     assert D.load(str(tmp_path / "grey"), 32, channels=3).images.shape == (3, 32, 32, 3)
+    monkeypatch.chdir(tmp_path)  # a run records the folder's absolute path and the channels the data decided
+    assert prepare(Config(data="grey", image_size=16)) == Config(str(tmp_path / "grey"), 16, 1)
+    assert prepare(Config(data="rgb", image_size=16)).channels == 3
 
 
 def test_bad_folders_name_the_problem(tmp_path):
@@ -121,7 +132,7 @@ def test_tfds_mock_and_offline_failure(tmp_path, monkeypatch):
         mnist = D.load("tfds:mnist", 32)
     assert mnist.images.shape == (12, 32, 32, 1) and mnist.images.dtype == np.uint8
     assert mnist.labels.shape == (12,) and mnist.source == "tfds:mnist"
-    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*--data glyphs"):
+    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*glyphs"):
         D.load("tfds:mnist", download=False, data_dir=str(tmp_path))
 
     def offline(*args, **kwargs):
@@ -162,13 +173,18 @@ def test_training_writes_samples_checkpoint_and_export(run):
                  "history.csv", "export/dcgan/1/saved_model.pb"):
         assert (run / path).exists(), path
     config = json.loads((run / "config.json").read_text())
-    assert config["options"]["extra"]["dcgan"] == dict(image_size=32, channels=1, latent_dim=8, width=4,
-                                                        data="glyphs")
+    assert config["config"] == dict(data="glyphs", image_size=32, channels=1, latent_dim=8, width=4)
+    assert "extra" not in config["options"]
+    assert runs.read_run(run, APP).config == Config("glyphs", 32, 1, 8, 4)
     grid = np.asarray(Image.open(run / "samples/epoch_0002.png"))
     assert grid.shape == (8 * 34 + 2, 8 * 34 + 2)  # 64 fixed latents, 8 x 8 tiles of 32 px and 2 px gutters
     # The export and the checkpoint hold the same generator.
-    from_checkpoint = lab.Generator.from_keras(lab.load_gan(run).sampling_generator, "checkpoint")
-    np.testing.assert_allclose(lab.sample(run, 8, seed=5), lab.sample(from_checkpoint, 8, seed=5), atol=1e-5)
+    from_checkpoint = lab.Generator.from_keras(runs.load(APP, run).sampling_generator, "checkpoint")
+    from_export = runs.open_model(APP, run)
+    assert isinstance(from_export.function, ServingFunction) and from_export.image_shape == (32, 32, 1)
+    assert from_export.latent_dim == from_checkpoint.latent_dim == 8
+    np.testing.assert_allclose(lab.sample(from_export, 8, seed=5), lab.sample(from_checkpoint, 8, seed=5),
+                               atol=1e-5)
 
 
 def test_a_run_killed_while_exporting_opens_from_its_checkpoint(run, tmp_path):
@@ -177,8 +193,9 @@ def test_a_run_killed_while_exporting_opens_from_its_checkpoint(run, tmp_path):
     shutil.copytree(run, killed, ignore=shutil.ignore_patterns("export"))
     (killed / "export" / "dcgan" / ".1.staging.x" / "variables").mkdir(parents=True)
     (killed / "export" / "dcgan" / ".1.staging.x" / "saved_model.pb").write_bytes(b"half")
-    generator = lab.load_generator(killed)
-    assert generator.source == str(killed)  # the checkpoint, not the export
+    generator = runs.open_model(APP, killed)
+    assert generator.source == str(killed) and isinstance(generator.function, KerasFunction)  # not the export
+    assert isinstance(runs.open_model(APP, run).function, ServingFunction)  # the intact run opens its export
     np.testing.assert_allclose(lab.sample(generator, 4, seed=1), lab.sample(run, 4, seed=1), atol=1e-5)
 
 
@@ -196,7 +213,7 @@ def test_sample_writes_a_grid(run, tmp_path):
 
 @pytest.mark.parametrize("mode", ["linear", "slerp"])
 def test_interpolation_is_smooth_and_ends_on_its_end_points(run, mode):
-    generator = lab.load_generator(run)
+    generator = runs.open_model(APP, run)
     path = lab.interpolate(generator, steps=16, mode=mode, rows=2, seed=7)
     assert path.frames.shape == (2, 16, 32, 32, 1)
     ends = generator.latents(4, seed=7)
@@ -229,7 +246,7 @@ def test_interpolate_command_writes_strip_and_gif(run, tmp_path):
 
 
 def test_invert_recovers_a_generated_image(run):
-    generator = lab.load_generator(run)
+    generator = runs.open_model(APP, run)
     target = generator.generate(generator.latents(1, seed=42))[0]
     result = lab.invert(run, target, features="discriminator", steps=150, restarts=2, seed=0)
     assert result.distance < 0.1 * result.initial_distance, result
@@ -265,6 +282,20 @@ def test_evaluate_json_and_extractors(run, tmp_path):
     assert frechet_distance(half_a, half_b) < 0.2 * frechet_distance(half_a, fake)
 
 
+def test_a_run_from_before_the_app_spec_still_opens_and_evaluates(run, tmp_path):
+    """Runs written before the App spec kept their config in options.extra: they sample and evaluate on their data."""
+    old = tmp_path / "old"
+    shutil.copytree(run, old, ignore=shutil.ignore_patterns("export"))
+    config = json.loads((old / "config.json").read_text())
+    config["options"]["extra"] = {"dcgan": {**config.pop("config"), "data": "tfds:no_such_set_at_all"}}
+    (old / "config.json").write_text(json.dumps(config))
+    assert runs.read_run(old, APP).config == Config("tfds:no_such_set_at_all", 32, 1, 8, 4)
+    np.testing.assert_allclose(lab.sample(old, 4, seed=1), lab.sample(run, 4, seed=1), atol=1e-5)
+    with pytest.raises(GanappsError, match="no such TensorFlow Datasets name"):  # it reads the run's data
+        lab.evaluate(old, num=20)
+    assert lab.evaluate(old, data="glyphs", num=20).data == "glyphs"
+
+
 def test_export_command(run, tmp_path):
     result = invoke("dcgan", "export", run, "--out", tmp_path / "served", "--version", "3")
     assert (tmp_path / "served" / "3" / "saved_model.pb").exists() and "exported" in result.stdout
@@ -284,8 +315,10 @@ def test_bad_input_is_one_line(run, tmp_path, monkeypatch, capsys):
                                            "--out", tmp_path / "c")
     assert "neither a dcgan run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path)
     assert "no such run directory" in main_error(monkeypatch, capsys, "dcgan", "sample", tmp_path / "nope")
-    assert "pass --data" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run / "export" / "dcgan")
-    assert "--columns" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--columns", "0")
+    assert "--data must be given" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run / "export" / "dcgan")
+    assert "--columns must be at least 1" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--columns", "0")
+    assert "--num must be at least 1" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--num", "0")
+    assert "--learning-rate" in invoke("dcgan", "invert", "--help").stdout
     assert "is a folder" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--out", tmp_path / "empty")
     assert "unknown image type '.xyz'" in main_error(monkeypatch, capsys, "dcgan", "sample", run, "--out",
                                                      tmp_path / "grid.xyz")
@@ -302,9 +335,23 @@ def test_bad_input_is_one_line(run, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(file_utils, "urlretrieve", refuse)
     line = main_error(monkeypatch, capsys, "dcgan", "evaluate", run, "--extractor", "inception", "--num", "10")
-    assert "--extractor digits" in line
+    assert re.search(r"extractor '?digits", line), line  # names the offline alternative
     assert "no such Keras model file" in main_error(monkeypatch, capsys, "dcgan", "evaluate", run, "--extractor",
                                                     tmp_path / "none.keras")
+
+
+def test_library_errors_name_the_parameter(run):
+    z = np.zeros(8, np.float32)
+    with pytest.raises(ParameterError, match="^steps must be at least 2"):
+        lab.path_latents(z, z, 1)
+    with pytest.raises(ParameterError, match="^mode 'cubic'"):
+        lab.interpolate(run, mode="cubic")
+    with pytest.raises(ParameterError, match="^features 'edges'"):
+        lab.invert(run, np.zeros((32, 32, 1), np.float32), features="edges")
+    with pytest.raises(ParameterError, match="^target has shape"):
+        lab.invert(run, np.zeros((16, 16, 1), np.float32), features="pixels")
+    with pytest.raises(ParameterError, match="^data must be given"):
+        lab.evaluate(runs.open_model(APP, run))
 
 
 def test_corrupt_image_fails_cleanly_in_a_fresh_process(tmp_path):

@@ -12,26 +12,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ganapps.core.errors import GanappsError
+from ganapps.apps.dcgan.recipe import check_shape
 
-BASE = 4  # side of the first feature map; every stage doubles it
+BASE = 4  # side of the first feature map; every stage doubles it (recipe.IMAGE_SIZES: 16 ... 256)
 KERNEL = 4  # a kernel divisible by the stride: no checkerboard from uneven overlap
-IMAGE_SIZES = tuple(BASE * 2**k for k in range(2, 7))  # 16 ... 256
-CHANNELS = (1, 3)
 # Moving statistics follow the last ~10 steps (PyTorch's default, which the DCGAN reference code uses): a GAN's
 # generator changes fast, and Keras' default 0.99 would make inference-mode samples lag ~100 steps behind.
 BN_MOMENTUM = 0.9
-
-
-def check_shape(image_size: int, channels: int) -> None:
-    """One-line errors for sizes the stride-2 ladder cannot reach."""
-    if image_size not in IMAGE_SIZES:
-        raise GanappsError(
-            f"--image-size {image_size}: choose one of {', '.join(map(str, IMAGE_SIZES))} "
-            "(28x28 data such as MNIST is resized to 32)"
-        )
-    if channels not in CHANNELS:
-        raise GanappsError(f"--channels {channels}: choose 1 (grey) or 3 (RGB)")
 
 
 def stages(image_size: int) -> int:
@@ -66,14 +53,8 @@ def generator(image_size: int = 32, channels: int = 1, latent_dim: int = 100, wi
     return keras.Model(z, images, name="dcgan_generator")
 
 
-def discriminator(
-    image_size: int = 32,
-    channels: int = 1,
-    width: int = 32,
-    batch_norm: bool = True,
-    pack: int = 1,
-    features: bool = False,
-) -> keras.Model:
+def discriminator(image_size: int = 32, channels: int = 1, width: int = 32, batch_norm: bool = True, pack: int = 1,
+                  features: bool = False) -> keras.Model:
     """Images `[N, S, S, channels * pack]` -> logits `[N, 1]` (and the flattened last feature map when `features`).
 
     `width` is the number of filters of the first layer; each later stage has twice as many. Pass

@@ -1,12 +1,47 @@
-"""The app's default recipe, importable without TensorFlow (so `--help` stays fast)."""
+"""The app's configuration and default recipe, importable without TensorFlow (so `--help` stays fast)."""
 
-DEFAULT_DATA = "glyphs"
-IMAGE_SIZE = 32
-LATENT_DIM = 100
-WIDTH = 32
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganapps.core.config import setting
+from ganapps.core.errors import ParameterError, check_at_least, check_choice
+
+IMAGE_SIZES = (16, 32, 64, 128, 256)  # 4x4 doubled 2 to 6 times (models.py)
+CHANNELS = (1, 3)
 GRID_SAMPLES = 64  # the fixed latents of the per-epoch sample grid
+MODES = ("linear", "slerp")  # of interpolation
+INVERT_FEATURES = ("discriminator", "digits", "pixels")
 
 # The default training options: recognisable digits in about five minutes on two CPU cores (see README).
 # Steps cost nearly as much at batch 32 as at 64 on CPU (fixed per-step overhead), and batch 32 with twice the
 # paper's learning rate reached a given FID in the least time.
 DEFAULTS = dict(epochs=6, steps=300, batch_size=32, loss="non-saturating", g_lr=4e-4, d_lr=4e-4, beta1=0.5)
+
+
+def check_shape(image_size: int, channels: int | None) -> None:
+    """One-line errors for sizes the stride-2 ladder cannot reach (`channels` None: decided by the data)."""
+    if image_size not in IMAGE_SIZES:
+        raise ParameterError("image_size", f"{image_size}: choose one of {', '.join(map(str, IMAGE_SIZES))} "
+                                           "(28x28 data such as MNIST is resized to 32)")
+    if channels is not None:
+        check_choice("channels", channels, CHANNELS)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a run learns from and the networks that learn it; saved in its config.json."""
+
+    data: str = setting("glyphs", "'glyphs' (embedded digits, offline), an image folder, or tfds:NAME (e.g. "
+                        "tfds:mnist, tfds:celeb_a). A fixed 1/6 of it is held out for `evaluate`.", short="-d")
+    image_size: int = setting(32, "Side of the square images: 16, 32, 64, 128 or 256; data is centre-cropped and "
+                              "resized (28x28 MNIST becomes 32x32).")
+    channels: int | None = setting(None, "1 (grey) or 3 (RGB).", show_default="1 for grey data, else 3")
+    latent_dim: int = setting(100, "Size of the latent vector z.")
+    width: int = setting(32, "Filters of the generator's last and the discriminator's first layer; the other "
+                         "layers double it per stage (the paper's 64x64 model: 128).")
+
+    def __post_init__(self):
+        check_shape(self.image_size, self.channels)
+        check_at_least("latent_dim", self.latent_dim, 1)
+        check_at_least("width", self.width, 1)
