@@ -10,11 +10,12 @@ import tensorflow as tf
 from cli_helpers import invoke, main_error
 from ganapps.apps.cyclegan import data as D
 from ganapps.apps.cyclegan import lab, models
+from ganapps.apps.cyclegan.app import APP, Translator
 from PIL import Image
 
-from ganapps.core import metrics
-from ganapps.core.errors import GanappsError
-from ganapps.core.export import load_generator
+from ganapps.core import metrics, runs
+from ganapps.core.errors import GanappsError, ParameterError
+from ganapps.core.export import ServingFunction
 from ganapps.core.gan import Batch
 from ganapps.core.strategy import resolve_strategy
 
@@ -87,15 +88,15 @@ def test_tfds_under_mock_data_trains_and_evaluates(tmp_path):
     keras.Model(inputs, features, name="features").save(tmp_path / "features.keras")
     with tfds.testing.mock_data(num_examples=5):
         domains = D.load(D.resolve("zebra2horse"), SIZE, held_out=True)
-        config = lab.Config("zebra2horse", image_size=SIZE, width=4, blocks=1)
-        options = lab.default_options(out=tmp_path / "run", epochs=1, steps=2, batch_size=2, verbose=0,
-                                      strategy="default")
+        config = lab.Config(data="zebra2horse", image_size=SIZE, width=4, blocks=1)
+        options = APP.options(out=tmp_path / "run", epochs=1, steps=2, batch_size=2, verbose=0, strategy="default")
         run = lab.train(config, options)
         evaluation = lab.evaluate(tmp_path / "run", num=5, extractor=str(tmp_path / "features.keras"))
     assert domains.a.shape == (5, SIZE, SIZE, 3) and domains.names == ("zebra", "horse")
     assert run.names == ("zebra", "horse") and run.samples.is_file()
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())["options"]["extra"]["cyclegan"]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert saved["data"] == "zebra2horse" and saved["jitter"] is True
+    assert runs.read_run(tmp_path / "run", APP).config == run.result.config
     rows = evaluation.as_dicts()
     assert {(r["direction"], r["model"]) for r in rows[:-1]} == {(d, m) for d in ("a2b", "b2a")
                                                                 for m in ("cyclegan", "identity")}
@@ -104,8 +105,23 @@ def test_tfds_under_mock_data_trains_and_evaluates(tmp_path):
 
 
 def test_offline_tfds_names_what_to_pass_instead(tmp_path):
-    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*--domain-a DIR --domain-b"):
+    with pytest.raises(GanappsError, match=r"not in the local TensorFlow Datasets folder .*two folders \(domain_a and"):
         D.load(D.resolve("horse2zebra"), SIZE, download=False, data_dir=str(tmp_path))
+
+
+def test_config_and_sources_name_the_parameter(tmp_path):
+    with pytest.raises(ParameterError, match="^image_size must be a multiple of 4 and at least 32, got 30"):
+        lab.Config(image_size=30)
+    for bad, message in ((dict(blocks=0), "blocks must be at least 1, got 0"),
+                         (dict(pool_size=-1), "pool_size must be at least 0, got -1"),
+                         (dict(cycle_weight=-1.0), "cycle_weight must be at least 0"),
+                         (dict(scenes=0), "scenes must be at least 1")):
+        with pytest.raises(ParameterError, match=f"^{message}"):
+            lab.Config(**bad)
+    with pytest.raises(ParameterError, match="^domain_a is missing"):
+        D.resolve(None, None, tmp_path)
+    with pytest.raises(ParameterError, match="^domain_b .*: no such folder"):
+        D.resolve(None, tmp_path, tmp_path / "missing")
 
 
 def test_folder_layout_and_held_out_share(tmp_path):
@@ -285,13 +301,13 @@ def test_training_writes_a_run_directory(run):
         assert (run / path).exists(), path
     with Image.open(run / "samples" / "epoch_0001.png") as grid:  # 4 rows of 6 images with a 2-pixel gutter
         assert grid.size == (6 * (SIZE + 2) + 2, 4 * (SIZE + 2) + 2)
-    config = json.loads((run / "config.json").read_text())["options"]
-    assert config["extra"]["cyclegan"]["blocks"] == 1 and config["extra"]["cyclegan"]["jitter"] is False
-    assert config["loss"] == "least-squares" and config["lr_decay_start"] == 0.5
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["config"]["blocks"] == 1 and saved["config"]["jitter"] is False and saved["config"]["width"] == 4
+    assert saved["options"]["loss"] == "least-squares" and saved["options"]["lr_decay_start"] == 0.5
 
 
 def test_export_round_trip(run, tmp_path):
-    gan = lab.load_gan(run)
+    gan = runs.load(APP, run)
     images = np.random.default_rng(0).uniform(-1, 1, (3, SIZE, SIZE, 3)).astype(np.float32)
     invoke("cyclegan", "export", run, "--out", tmp_path / "served", "--version", 2)
     for direction in ("a2b", "b2a"):
@@ -299,8 +315,15 @@ def test_export_round_trip(run, tmp_path):
         for folder in (run / "export" / "cyclegan", tmp_path / "served"):
             version = "1" if folder.name == "cyclegan" else "2"
             assert (folder / direction / version / "saved_model.pb").exists()
-            served = load_generator(folder / direction)(image=tf.constant(images))["translation"].numpy()
-            np.testing.assert_allclose(served, expected, atol=1e-5)
+            served = ServingFunction(folder / direction)
+            assert (served.input_names, served.output_name) == (["image"], "translation")
+            np.testing.assert_allclose(served(images).numpy(), expected, atol=1e-5)
+        # The handle over the export folder, over the checkpoint, and the same handle passed back in.
+        for translator in (runs.open_model(APP, tmp_path / "served"),
+                           Translator.from_gan(gan, None, str(run))):
+            assert isinstance(translator, Translator) and translator.image_shape == (SIZE, SIZE, 3)
+            assert runs.open_model(APP, translator) is translator
+            np.testing.assert_allclose(lab.translate_images(translator, images, direction), expected, atol=1e-5)
 
 
 def test_translate_a_file_and_a_folder(run, tmp_path):
@@ -338,7 +361,7 @@ def test_folder_pair_trains_from_the_command_line(tmp_path):
     out = tmp_path / "run"
     invoke("cyclegan", "train", "--domain-a", tmp_path / "horses", "--domain-b", tmp_path / "zebras", "--out", out,
            *TINY, "--no-jitter")
-    saved = json.loads((out / "config.json").read_text())["options"]["extra"]["cyclegan"]
+    saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["data"] is None and saved["domain_a"] == str((tmp_path / "horses").resolve())
     assert (out / "export" / "cyclegan" / "b2a" / "1" / "saved_model.pb").exists()
 
@@ -350,13 +373,16 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path, monkeypatch, capsys):
     cases = {
         (*train, "--domain-a", tmp_path / "missing", "--domain-b", tmp_path / "ok"): "--domain-a",
         (*train, "--domain-a", tmp_path / "empty", "--domain-b", tmp_path / "ok"): "no image files",
-        (*train, "--domain-a", tmp_path / "ok"): "--domain-a and --domain-b go together",
+        (*train, "--domain-a", tmp_path / "ok"): "--domain-b is missing: domain_a and domain_b go together",
+        (*train, "--image-size", 30): "--image-size must be a multiple of 4",
+        (*train, "--pack", 2): "--pack must be 1",
         (*train, "horse2cow"): "horse2cow: unknown dataset",
         (*train, str(tmp_path / "nowhere" / "x")): "no such folder",
-        (*train, "--gp-weight", 1): "--gp-weight: not supported by cyclegan",
+        (*train, "--gp-weight", 1): "--gp-weight is not supported by cyclegan",
         ("cyclegan", "translate", tmp_path / "missing.png", run): "no such image file or folder",
-        ("cyclegan", "translate", tmp_path / "ok", tmp_path / "no-model"): "no such run directory or SavedModel",
-        ("cyclegan", "evaluate", run / "export" / "cyclegan"): "pass --data",
+        ("cyclegan", "translate", tmp_path / "ok", tmp_path / "no-model"): "no such run directory, SavedModel",
+        ("cyclegan", "evaluate", run / "export" / "cyclegan"): "--data is needed",
+        ("cyclegan", "evaluate", run, "--num", 1): "--num must be at least 2, got 1",
     }
     for args, message in cases.items():
         assert message in main_error(monkeypatch, capsys, *args)

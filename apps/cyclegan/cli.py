@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from ganapps.apps.cyclegan.recipe import (
-    CYCLE_WEIGHT,
+    DATA_HELP,
     DEFAULT_DATA,
     DEFAULTS,
-    IDENTITY_WEIGHT,
-    IMAGE_SIZE,
-    POOL_SIZE,
-    SYNTHETIC_SCENES,
+    DIRECTIONS,
+    JITTER_DEFAULT,
+    JITTER_HELP,
     TEST_SCENES,
+    Config,
 )
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
+from ganapps.core.config import MODEL
+from ganapps.options import (
+    DownloadOption,
+    JsonOption,
+    add_export_command,
+    choices,
+    config_options,
+    lazy_import,
+    model_argument,
+    plain,
+    train_options,
+)
 
 app = typer.Typer(
     help="CycleGAN (Zhu et al. 2017): unpaired image-to-image translation. Train on a synthetic pair of styles with "
@@ -29,55 +41,27 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-Direction = choices("Direction", ("a2b", "b2a"))
-
-RunArgument = typer.Argument(..., help="A run directory (written by `cyclegan train`) or an exported folder (with "
-                             "a2b/ and b2a/).", show_default=False)
-DomainA = typer.Option(None, "--domain-a", help="Folder of domain-A images (with --domain-b, instead of DATASET).",
-                       show_default=False)
-DomainB = typer.Option(None, "--domain-b", help="Folder of domain-B images.", show_default=False)
-
+Direction = choices("Direction", DIRECTIONS)
+ModelArgument = model_argument("cyclegan")
 _lab = lazy_import("ganapps.apps.cyclegan.lab")
 
 
 @app.command()
+@config_options(Config, skip=("data", "jitter"))
 @train_options(out=Path("runs/cyclegan"), **DEFAULTS)
 def train(
-    dataset: str = typer.Argument(
-        DEFAULT_DATA,
-        help="'synthetic' (two rendered styles of the same kind of scenes, offline), a TensorFlow Datasets cycle_gan "
-             "set in either direction (photos2monet, monet2photo, horse2zebra, zebra2horse, apple2orange, ...; "
-             "optionally tfds:cycle_gan/NAME) or a folder with trainA/ and trainB/ (and optionally testA/ and testB/).",
-    ),
-    domain_a: Path = DomainA,
-    domain_b: Path = DomainB,
-    image_size: int = typer.Option(IMAGE_SIZE, "--image-size", help="Side of the square images (a multiple of 4, "
-                                   "at least 32); images are centre-cropped and resized."),
-    blocks: int = typer.Option(None, "--blocks", show_default="9 at 256 px and above, 6 at 128, 3 below",
-                               help="Residual blocks of each generator (the paper: 6 at 128 px, 9 at 256)."),
-    width: int = typer.Option(None, "--width", show_default="64 at 128 px and above, 16 below",
-                              help="Filters of the first generator and discriminator layers (the paper: 64)."),
-    cycle_weight: float = typer.Option(CYCLE_WEIGHT, "--cycle-weight", help="lambda of the cycle terms."),
-    identity_weight: float = typer.Option(IDENTITY_WEIGHT, "--identity-weight",
-                                          help="Weight of the identity terms (the paper: 0.5 lambda)."),
-    pool_size: int = typer.Option(POOL_SIZE, "--pool-size", help="Generated images each discriminator keeps in its "
-                                  "history (0: judge only the current ones)."),
-    jitter: bool = typer.Option(None, "--jitter/--no-jitter", show_default="on for real data, off for synthetic",
-                                help="Resize to 286/256 of the size and crop back at random (mirroring is always "
-                                     "on)."),
-    scenes: int = typer.Option(SYNTHETIC_SCENES, "--scenes", help="Synthetic training scenes per domain."),
+    dataset: str = typer.Argument(DEFAULT_DATA, help=DATA_HELP),
+    # A flag pair, which config_options does not make: None (the default) resolves by the data.
+    jitter: bool = typer.Option(None, "--jitter/--no-jitter", help=JITTER_HELP, show_default=JITTER_DEFAULT,
+                                rich_help_panel=MODEL),
     download: bool = DownloadOption,
+    config=None,
     options=None,
 ) -> None:
     """Train both generators and critics; writes a sample grid per epoch (rows: a, G(a), F(G(a)), b, F(b),
     G(F(b))), checkpoints and both generators as SavedModels."""
-    lab = _lab()
-    config = lab.Config(None if domain_a is not None and dataset == DEFAULT_DATA else dataset,
-                        str(domain_a) if domain_a is not None else None,
-                        str(domain_b) if domain_b is not None else None, image_size, blocks, width, cycle_weight,
-                        identity_weight, pool_size, jitter, scenes)
     start = time.perf_counter()
-    run = lab.train(config, options, download=download)
+    run = _lab().train(replace(config, data=dataset, jitter=jitter), options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s (A = {run.names[0]}, B = {run.names[1]})\n"
                   f"samples: {run.samples}\nmodels: {run.result.export_dir}")
 
@@ -85,7 +69,7 @@ def train(
 @app.command()
 def translate(
     source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False),
-    model: Path = RunArgument,
+    model: str = ModelArgument,
     direction: Direction = typer.Option("a2b", "--direction", help="a2b: domain A to B (G); b2a: B to A (F)."),
     out: Path = typer.Option(None, "--out", "-o", show_default="STEM_DIRECTION.png, or folder NAME_DIRECTION",
                              help="Output image (for a file) or folder (for a folder; relative paths are kept, "
@@ -99,11 +83,12 @@ def translate(
 
 @app.command()
 def evaluate(
-    model: Path = RunArgument,
+    model: str = ModelArgument,
     data: str = typer.Option(None, "--data", "-d", show_default="the run's data",
                              help="DATASET to evaluate on (its held-out images), as for `train`."),
-    domain_a: Path = DomainA,
-    domain_b: Path = DomainB,
+    domain_a: str = typer.Option(None, "--domain-a", help="Folder of domain-A images (with --domain-b, instead of "
+                                 "--data).", show_default=False),
+    domain_b: str = typer.Option(None, "--domain-b", help="Folder of domain-B images.", show_default=False),
     num: int = typer.Option(TEST_SCENES, "--num", "-n", help="Held-out images per domain (fewer if fewer are "
                             "held out; the count used is printed)."),
     extractor: str = typer.Option("inception", "--extractor", help="Real data: features of FID/KID; 'inception' "
@@ -113,8 +98,7 @@ def evaluate(
 ) -> None:
     """Both directions beside the identity baseline G(x) = x: on the synthetic pair PSNR/SSIM against the true
     mapping (higher is better), on real data FID/KID against the held-out target domain (lower is better)."""
-    result = _lab().evaluate(model, data, None if domain_a is None else str(domain_a),
-                             None if domain_b is None else str(domain_b), num, extractor, download)
+    result = _lab().evaluate(model, data, domain_a, domain_b, num, extractor, download)
     if as_json:
         for row in result.as_dicts():
             print(json.dumps(row), flush=True)

@@ -31,7 +31,7 @@ from ganapps.apps.cyclegan.recipe import JITTER_SCALE
 from PIL import Image, ImageDraw
 
 from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, load_tfds, shuffled_index_batches, to_float
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.images import list_images, load_image
 
 SYNTHETIC = "synthetic"
@@ -40,9 +40,8 @@ HELD_OUT_FRACTION = 0.1  # of a folder pair without test folders: always the sam
 # The `cycle_gan` configs of TensorFlow Datasets (4.9), A2B as stored.
 TFDS_CONFIGS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
                 "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower")
-INSTEAD = ("Download it once on a machine with network access (tfds build), pass two folders "
-           "(--domain-a DIR --domain-b DIR) or a folder with trainA/ trainB/ testA/ testB/, or use the synthetic "
-           "default")
+INSTEAD = ("Download it once on a machine with network access (tfds build), pass two folders (domain_a and "
+           "domain_b) or a folder with trainA/ trainB/ testA/ testB/, or use the synthetic default")
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -90,16 +89,17 @@ def _domain_names(config: str, swap: bool) -> tuple[str, str]:
 
 def resolve(data: str | None = SYNTHETIC, domain_a: str | Path | None = None,
             domain_b: str | Path | None = None) -> Source:
-    """The source a DATASET argument or a `--domain-a/--domain-b` pair names; one-line errors otherwise."""
+    """The source that `data` or a `domain_a`/`domain_b` pair of folders names; one-line errors otherwise."""
     if (domain_a is None) != (domain_b is None):
-        raise GanappsError("--domain-a and --domain-b go together: pass both folders")
+        missing, given = ("domain_b", "domain_a") if domain_b is None else ("domain_a", "domain_b")
+        raise ParameterError(missing, f"is missing: {given} and {missing} go together, pass both folders")
     if domain_a is not None:
         if data not in (None, SYNTHETIC):
-            raise GanappsError(f"pass either DATASET ({data}) or --domain-a/--domain-b, not both")
+            raise ParameterError("data", f"{data!r}: pass either data or domain_a/domain_b, not both")
         folders = [Path(d).expanduser() for d in (domain_a, domain_b)]
-        for flag, folder in zip(("--domain-a", "--domain-b"), folders):
+        for name, folder in zip(("domain_a", "domain_b"), folders):
             if not folder.is_dir():
-                raise GanappsError(f"{flag} {folder}: no such folder")
+                raise ParameterError(name, f"{folder}: no such folder")
         resolved = tuple(str(f.resolve()) for f in folders)
         return Source("folders", f"{resolved[0]} {resolved[1]}", (folders[0].name, folders[1].name),
                       folders=(*resolved, None, None))
@@ -109,8 +109,7 @@ def resolve(data: str | None = SYNTHETIC, domain_a: str | Path | None = None,
     path = Path(data).expanduser()
     if path.is_dir():
         return _layout(path)
-    name = data.removeprefix(TFDS_PREFIX)
-    name = name.removeprefix("cycle_gan/")
+    name = data.removeprefix(TFDS_PREFIX).removeprefix("cycle_gan/")
     known = tfds_names()
     if name in known:
         config, swap = known[name]
@@ -128,7 +127,7 @@ def _layout(root: Path) -> Source:
     missing = [name for name in ("trainA", "trainB") if not sub[name].is_dir()]
     if missing:
         raise GanappsError(f"{root}: expected the CycleGAN layout trainA/ trainB/ [testA/ testB/]; missing "
-                           f"{' and '.join(missing)} (or pass --domain-a DIR --domain-b DIR)")
+                           f"{' and '.join(missing)} (or pass two folders as domain_a and domain_b)")
     tests = (sub["testA"], sub["testB"])
     has_tests = all(t.is_dir() for t in tests)
     folders = (sub["trainA"], sub["trainB"], *(tests if has_tests else (None, None)))
@@ -190,8 +189,6 @@ def render(scene, style: Style, size: int) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def synthetic(count: int, size: int, held_out: bool = False) -> Domains:
     """Training domains (A and B from different scenes) or held-out pairs (the same scenes in both styles)."""
-    if count < 1:
-        raise GanappsError(f"--scenes must be at least 1, got {count}")
     if held_out:
         shown = scenes(count, seed=2)
         a, b = shown, shown

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from ganapps.apps.cyclegan.recipe import check_shape
 from keras import layers
 
 from ganapps.core import losses as L
-from ganapps.core.errors import GanappsError
-from ganapps.core.gan import GAN, Batch
+from ganapps.core.gan import GAN, Batch, Judgement
 
 D_LAYERS = 3  # strided layers of the PatchGAN: 3 gives the 70x70 receptive field
 
@@ -54,17 +54,6 @@ def instance_norm(name: str | None = None) -> keras.layers.Layer:
 
 def _init() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(stddev=0.02)  # the paper's code: N(0, 0.02)
-
-
-def check_shape(image_size: int, blocks: int, width: int) -> None:
-    """One-line errors for what the networks cannot handle."""
-    if image_size < 32 or image_size % 4:
-        raise GanappsError(f"--image-size {image_size}: must be a multiple of 4 and at least 32 (the generator "
-                           "halves it twice; the 70x70 PatchGAN needs 32)")
-    if blocks < 1:
-        raise GanappsError(f"--blocks must be at least 1, got {blocks}")
-    if width < 1:
-        raise GanappsError(f"--width must be at least 1, got {width}")
 
 
 def _conv_norm_relu(x, filters: int, kernel: int, strides: int = 1, reflect: int = 0):
@@ -155,13 +144,7 @@ class CycleGAN(GAN):
 
     def __init__(self, generators: keras.Model, discriminators: keras.Model, cycle_weight: float = 10.0,
                  identity_weight: float = 5.0, pool_size: int = 50, **kwargs):
-        if kwargs.get("pack", 1) != 1:
-            raise GanappsError("--pack: CycleGAN's PatchGAN judges single images; packing is not supported")
         super().__init__(generators, discriminators, **kwargs)
-        if cycle_weight < 0 or identity_weight < 0:
-            raise GanappsError("--cycle-weight and --identity-weight must be at least 0")
-        if pool_size < 0:
-            raise GanappsError(f"--pool-size must be at least 0, got {pool_size}")
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = float(identity_weight)
         self.pool_size = int(pool_size)
@@ -213,18 +196,18 @@ class CycleGAN(GAN):
         a, b = batch.real
         return self.g_ba(b, training=training), self.g_ab(a, training=training)
 
-    def discriminate(self, samples, batch: Batch, training: bool = True):
+    def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
         """Patch logits of (D_A on domain-A images, D_B on domain-B images)."""
         a, b = samples
-        return (tf.cast(self.d_a(a, training=training), tf.float32),
-                tf.cast(self.d_b(b, training=training), tf.float32)), None
+        return Judgement((tf.cast(self.d_a(a, training=training), tf.float32),
+                          tf.cast(self.d_b(b, training=training), tf.float32)))
 
     # ------------------------------------------------------------------ the two halves of the core's step
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
         fakes = tf.nest.map_structure(tf.stop_gradient, self.generate(batch))
         pooled = tuple(self.query_pool(k, fake) for k, fake in enumerate(fakes))
-        real_logits, _ = self.discriminate(batch.real, batch)
-        fake_logits, _ = self.discriminate(pooled, batch)
+        real_logits = self.discriminate(batch.real, batch).logits
+        fake_logits = self.discriminate(pooled, batch).logits
         per_domain = [L.discriminator_loss(self.loss_family, r, f, self.label_smoothing)
                       for r, f in zip(real_logits, fake_logits)]
         return {
@@ -244,7 +227,7 @@ class CycleGAN(GAN):
             "identity": self.identity_weight * (l1(same_b, b) + l1(same_a, a)),
         }
         if self.adversarial:
-            logits, _ = self.discriminate((fake_a, fake_b), batch)
+            logits = self.discriminate((fake_a, fake_b), batch).logits
             terms["g_adv"] = self.adversarial_weight * tf.add_n([L.generator_loss(self.loss_family, f)
                                                                  for f in logits])
         return terms, (fake_a, fake_b)
