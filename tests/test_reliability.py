@@ -19,7 +19,8 @@ from ganapps.core.callbacks import RunCheckpoint
 
 TINY = ["toy", "train", "--dataset", "ring", "--epochs", "3", "--steps", "20", "--batch-size", "64",
         "--strategy", "default"]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}  # the CLI itself must keep TensorFlow's start-up notices away
+# As a user's shell: nothing set to quiet TensorFlow; the CLI itself must keep its start-up notices away.
+ENV = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
 
 
 def ganapps(*args, prelude: str = "", **env) -> subprocess.Popen:
