@@ -3,7 +3,6 @@ tiny run trained through the CLI."""
 
 import json
 import shutil
-from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -13,11 +12,12 @@ from cli_helpers import invoke, main_error
 from conftest import run_cli
 from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import lab, models
-from ganapps.apps.nextframe.recipe import ROLLOUT
+from ganapps.apps.nextframe.app import APP, Predictor
+from ganapps.apps.nextframe.recipe import Config
 from PIL import Image
 
-from ganapps.core.errors import GanappsError
-from ganapps.core.export import load_generator
+from ganapps.core import runs
+from ganapps.core.errors import GanappsError, ParameterError
 
 SIZE, CONTEXT = 16, 3
 TINY = ["--image-size", SIZE, "--context", CONTEXT, "--width", 4, "--sequences", 8, "--batch-size", 4]
@@ -206,14 +206,14 @@ def test_rollout_training_scores_every_step_by_hand():
     for predicted, expected in zip(fake, (step1, step2)):
         for factor, scale in zip(models.SCALES, predicted):
             np.testing.assert_allclose(scale, _pool(expected, factor), atol=1e-6)
-    assert gan.discriminate(fake, batch)[0].shape == (2 * 3, 3)
+    assert gan.discriminate(fake, batch).logits.shape == (2 * 3, 3)
 
     terms = [(_pool(p, f), _pool(clip[:, k + r], f)) for r, p in enumerate((step1, step2)) for f in models.SCALES]
     lp = np.mean([np.abs(p - t).mean() for p, t in terms])
     gdl = np.mean([_gdl(p, t) for p, t in terms])
     variables = gan.generator.trainable_variables
     with tf.GradientTape() as tape:
-        losses = gan.generator_extra_losses(batch, gan.generate(batch))
+        losses = gan.generator_extra_losses(batch, gan.generate(batch), None)
     assert float(losses["lp"]) == pytest.approx(lp, rel=1e-5)
     assert float(losses["gdl"]) == pytest.approx(gdl, rel=1e-5)
     # d lp / d bias: step 1 moves by 1 per unit bias, step 2 by 2 where step 1 was not clipped (and by 1 where it
@@ -227,8 +227,8 @@ def test_rollout_training_scores_every_step_by_hand():
 
 @pytest.mark.parametrize("adversarial_weight", [0.05, 0.0])
 def test_lp_only_model_never_touches_the_discriminator(adversarial_weight):
-    config = lab.Config(image_size=SIZE, context=CONTEXT, width=4, channels=1, adversarial_weight=adversarial_weight)
-    gan = lab.build_gan(lab.default_options(extra={"nextframe": asdict(config)}))
+    config = Config(image_size=SIZE, context=CONTEXT, width=4, channels=1, adversarial_weight=adversarial_weight)
+    gan = APP.build(config, APP.options(steps=2))
     before = [w.numpy() for w in gan.discriminator.weights]
     g_before = [w.numpy() for w in gan.generator.weights]
     sequences = D.load_moving_mnist(2)
@@ -258,19 +258,20 @@ def test_cli_training_writes_a_run_directory(tiny_run):
     for path in ("config.json", "checkpoints/checkpoint.npz", "samples/epoch_0001.png", "history.csv",
                  "export/nextframe/1/saved_model.pb"):
         assert (tiny_run / path).exists(), path
-    config = json.loads((tiny_run / "config.json").read_text())["options"]["extra"]["nextframe"]
-    assert config["context"] == CONTEXT and config["channels"] == 1 and config["generator"] == "multiscale"
-    assert config["rollout"] == ROLLOUT
+    config = runs.read_run(tiny_run, APP).config
+    assert config.context == CONTEXT and config.channels == 1 and config.generator == "multiscale"  # channels resolved
+    assert config.rollout == Config().rollout and config.data == "moving-mnist"
 
 
 def test_export_round_trip(tiny_run, tmp_path):
-    keras_model = models.next_frame_model(lab.load_gan(tiny_run).sampling_generator)
+    keras_model = models.next_frame_model(runs.load(APP, tiny_run).sampling_generator)
     context = np.random.default_rng(0).uniform(-1, 1, (3, SIZE, SIZE, CONTEXT)).astype(np.float32)
     expected = keras_model(context).numpy()
     invoke("nextframe", "export", tiny_run, "--out", tmp_path / "again")
     for folder in (tiny_run / "export" / "nextframe", tmp_path / "again"):  # written by training, by `export`
-        served = load_generator(folder)(context=tf.constant(context))["frame"].numpy()
-        np.testing.assert_allclose(served, expected, atol=1e-5)
+        served = Predictor.from_saved_model(folder)
+        assert served.function.input_names == ["context"] and served.function.output_name == "frame"
+        np.testing.assert_allclose(served(context).numpy(), expected, atol=1e-5)
 
 
 def test_predict_writes_a_gif_and_frames(tiny_run, tmp_path):
@@ -298,7 +299,8 @@ def test_evaluate_json_reports_every_horizon(tiny_run):
 
 def test_evaluate_scores_every_model_on_the_same_frames():
     """A model that copies its last context frame scores exactly as the copy-last row: same context, same truth."""
-    copy_last = lab.Predictor(lambda x: x[..., -1:], CONTEXT, (SIZE, SIZE, 1), "copy-last by hand")
+    frames = keras.Input((SIZE, SIZE, CONTEXT))
+    copy_last = Predictor.from_keras(keras.Model(frames, frames[..., -1:]), "copy-last by hand")
     evaluation = lab.evaluate(copy_last, sequences=3, horizons=4)
     assert [s.mse for s in evaluation.of("model")] == [s.mse for s in evaluation.of("copy-last")]
     assert evaluation.of("blank")[0].mse > 0 and evaluation.of("blank")[0].gradient == 0
@@ -308,7 +310,7 @@ def test_evaluate_names_the_lp_only_run_and_what_differs(tiny_run, tmp_path):
     lp_only = tmp_path / "lp-only"
     shutil.copytree(tiny_run, lp_only)
     config = json.loads((lp_only / "config.json").read_text())
-    config["options"]["extra"]["nextframe"]["adversarial_weight"] = 0
+    config["config"]["adversarial_weight"] = 0
     config["options"]["steps"] = 7
     (lp_only / "config.json").write_text(json.dumps(config))
     evaluation = lab.evaluate(tiny_run, lp_only, sequences=2, horizons=2)
@@ -326,16 +328,18 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys)
         (tmp_path / "short", tiny_run): f"2 frame(s), but the model predicts from {CONTEXT} past frames",
         (tmp_path / "mixed", tiny_run): "002.png: frame is 24x16",
         (tmp_path / "not.gif", tiny_run): "not a readable GIF",
-        (tmp_path / "short", tmp_path / "no-model"): "no such run directory or SavedModel",
+        (tmp_path / "short", tmp_path / "no-model"): "no such run directory, SavedModel",
     }
     for (clip, model), message in cases.items():
         assert message in main_error(monkeypatch, capsys, "nextframe", "predict", clip, model)
-    assert "multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train", "--image-size", 40,
+    assert "--image-size must be a multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train", "--image-size", 40,
                                           "--out", tmp_path / "bad")
     assert "--rollout must be at least 1, got 0" in main_error(monkeypatch, capsys, "nextframe", "train", *TINY,
                                                               "--rollout", 0, "--out", tmp_path / "bad")
-    assert "--gp-weight: not supported by nextframe" in main_error(monkeypatch, capsys, "nextframe", "train",
+    assert "--gp-weight is not supported by nextframe" in main_error(monkeypatch, capsys, "nextframe", "train",
                                                                    "--gp-weight", 1, "--out", tmp_path / "bad")
+    with pytest.raises(ParameterError, match="^steps must be at least 1, got 0"):  # the library names its parameter
+        lab.predict(tiny_run, tmp_path / "short", steps=0)
     # The same through a fresh process: non-zero exit, no traceback.
     done = run_cli("nextframe", "predict", tmp_path / "short", tiny_run)
     assert done.returncode == 2 and "Traceback" not in done.stderr

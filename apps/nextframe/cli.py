@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import typer
-from ganapps.apps.nextframe.recipe import (
-    ADVERSARIAL_WEIGHT,
-    CONTEXT,
-    DEFAULT_DATA,
-    DEFAULT_DIGITS,
-    DEFAULTS,
-    GDL_WEIGHT,
-    GENERATORS,
-    HORIZONS,
-    IMAGE_SIZE,
-    LP,
-    LP_WEIGHT,
-    ROLLOUT,
-    SEQUENCES,
-    WIDTH,
-)
+from ganapps.apps.nextframe.recipe import DEFAULTS, HORIZONS, Config
 from rich.console import Console
 from rich.table import Table
 
-from ganapps.options import DownloadOption, JsonOption, add_export_command, choices, lazy_import, plain, train_options
+from ganapps.core.console import console as stderr
+from ganapps.options import (DownloadOption, JsonOption, add_export_command, config_options, lazy_import,
+                             model_argument, train_options)
 
 app = typer.Typer(
     help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
@@ -35,53 +23,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-Generator = choices("Generator", GENERATORS)
-
-RunArgument = typer.Argument(..., help="A run directory (written by `nextframe train`) or an exported SavedModel "
-                             "folder.", show_default=False)
-DigitsOption = typer.Option(DEFAULT_DIGITS, "--digits", help="Moving MNIST digits: 'glyphs' (rendered, offline) or "
-                            "an MNIST CSV file (784 pixel values then the label per row).")
-
-
 _lab = lazy_import("ganapps.apps.nextframe.lab")
 
 
 @app.command()
+@config_options(Config)
 @train_options(out=Path("runs/nextframe"), **DEFAULTS)
-def train(
-    data: str = typer.Option(
-        DEFAULT_DATA, "--data", "-d",
-        help="'moving-mnist' (generated, offline), a folder with one subfolder of frames per sequence, or "
-             "tfds:moving_mnist. Held-out sequences are kept apart for `evaluate`.",
-    ),
-    digits: str = DigitsOption,
-    sequences: int = typer.Option(SEQUENCES, "--sequences", help="Generated Moving MNIST training sequences."),
-    context: int = typer.Option(CONTEXT, "--context", "-k", help="Past frames the model predicts from."),
-    generator: Generator = typer.Option("multiscale", "--generator", help="multiscale: the paper's coarse-to-fine "
-                                        "CNN (1/4, 1/2, 1); convlstm: a ConvLSTM encoder-decoder."),
-    width: int = typer.Option(WIDTH, "--width", help="Filters of the first layers (the paper's: 128)."),
-    image_size: int = typer.Option(IMAGE_SIZE, "--image-size", help="Frame side, a multiple of 16; frames are "
-                                   "centre-cropped and resized."),
-    channels: int = typer.Option(None, "--channels", show_default="1 for grey data, else 3", help="1 or 3."),
-    adversarial_weight: float = typer.Option(
-        ADVERSARIAL_WEIGHT, "--adversarial-weight",
-        help="lambda_adv; 0 trains the Lp-only model (the same generator, no discriminator)."),
-    lp: int = typer.Option(LP, "--lp", help="p of the Lp loss: 1 or 2."),
-    lp_weight: float = typer.Option(LP_WEIGHT, "--lp-weight", help="lambda_lp."),
-    gdl_weight: float = typer.Option(GDL_WEIGHT, "--gdl-weight", help="lambda_gdl (gradient difference loss)."),
-    rollout: int = typer.Option(
-        ROLLOUT, "--rollout",
-        help="Training roll-out steps: the model also predicts from its own fed-back predictions, and every "
-             "step is scored against its true frame (so that long roll-outs do not fade); 1: one-step training."),
-    download: bool = DownloadOption,
-    options=None,
-) -> None:
+def train(download: bool = DownloadOption, config=None, options=None) -> None:
     """Train a next-frame predictor; writes a sample grid per epoch, checkpoints and a SavedModel export."""
-    lab = _lab()
-    config = lab.Config(data, digits, sequences, image_size, channels, context, plain(generator), width,
-                        adversarial_weight, lp, lp_weight, gdl_weight, rollout)
     start = time.perf_counter()
-    run = lab.train(config, options, download=download)
+    run = _lab().train(config, options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
                   f"model: {run.result.export_dir}")
 
@@ -90,7 +41,7 @@ def train(
 def predict(
     clip: Path = typer.Argument(..., help="A folder of frames (sorted by name) or an animated GIF; its last "
                                 "frames are the context.", show_default=False),
-    model: Path = RunArgument,
+    model: Path = model_argument("nextframe"),
     steps: int = typer.Option(10, "--steps", "-t", help="Frames to predict (each fed back as context)."),
     out: Path = typer.Option(Path("prediction"), "--out", "-o", help="Folder for prediction.gif (context, then "
                              "prediction; the GIF encoder merges identical consecutive frames into one longer "
@@ -98,16 +49,15 @@ def predict(
     frame_ms: int = typer.Option(200, "--frame-ms", help="GIF frame duration in milliseconds."),
 ) -> None:
     """Predict the frames after CLIP with MODEL."""
-    lab = _lab()
-    prediction = lab.predict(model, clip, steps)
-    gif, pngs = lab.write_prediction(prediction, out, frame_ms)
+    prediction = _lab().predict(model, clip, steps)
+    gif, pngs = prediction.write(out, frame_ms)
     console.print(f"{len(pngs)} predicted frames after {len(prediction.context)} context frames: {gif}, "
                   f"{pngs[0].parent}/frame_*.png")
 
 
 @app.command()
 def evaluate(
-    model: Path = RunArgument,
+    model: Path = model_argument("nextframe"),
     baseline: Path = typer.Option(
         None, "--baseline", "-b", show_default=False,
         help="The model to compare with, normally the Lp-only run of the same size: `nextframe train --out "
@@ -140,17 +90,17 @@ def evaluate(
     console.print(f"MSE below copy-last at every horizon: {result.beats_copy_last}; below a blank frame: "
                   f"{result.beats_blank}")
     if result.baseline is None:
-        console.print("no --baseline: train the Lp-only model with --adversarial-weight 0 to compare sharpness")
+        stderr().print("no --baseline: train the Lp-only model with --adversarial-weight 0 to compare sharpness")
         return
     console.print(f"sharper than {result.baseline} (mean gradient magnitude): {result.sharper_than_baseline}; "
                   f"higher sharpness difference: {result.sharpness_difference_above_baseline}")
     if result.baseline_differs:
-        console.print(f"warning: not like for like, the {result.baseline} run differs in "
-                      f"{'; '.join(result.baseline_differs)}")
+        stderr().print(f"warning: not like for like, the {result.baseline} run differs in "
+                       f"{'; '.join(result.baseline_differs)}")
 
 
 add_export_command(
-    app, "nextframe", lambda: _lab().export,
+    app, "nextframe", lambda: partial(_lab().runs.export, _lab().APP),
     "Export a run's generator as a SavedModel: `context` [N, S, S, K*C] in [-1, 1] in, next `frame` "
     "out.",
 )

@@ -26,10 +26,10 @@ import tensorflow as tf
 from ganapps.apps.nextframe.recipe import SEQUENCES
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, array_dataset
+from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, array_dataset, to_float
 from ganapps.core.data import load_tfds as load_tfds_split
-from ganapps.core.errors import GanappsError
-from ganapps.core.images import IMAGE_SUFFIXES, load_image, to_uint8
+from ganapps.core.errors import GanappsError, check_at_least
+from ganapps.core.images import IMAGE_SUFFIXES, convert_channels, fit_image, load_image, to_uint8
 
 MOVING_MNIST = "moving-mnist"
 GLYPHS = "glyphs"
@@ -76,12 +76,6 @@ class Sequences:
         starts, lengths = self.starts[index], self.lengths[index]
         frames = [self.frames[s : s + n] for s, n in zip(starts, lengths)]
         return Sequences(np.concatenate(frames), lengths, self.source)
-
-    @classmethod
-    def of(cls, clips: np.ndarray, source: str) -> Sequences:
-        """From equal-length clips `[N, T, S, S, C]`."""
-        count, length = clips.shape[:2]
-        return cls(clips.reshape(count * length, *clips.shape[2:]), np.full(count, length, np.int64), source)
 
 
 # ---------------------------------------------------------------------------------------------- Moving MNIST
@@ -137,21 +131,13 @@ def moving_mnist(digits: np.ndarray, count: int, seed: int, length: int = LENGTH
     return clips
 
 
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 HW or HWC image resized (Pillow's filters antialias) to `size` x `size`, its channels kept."""
-    grey = image.ndim == 2 or image.shape[-1] == 1
-    pil = Image.fromarray(image.reshape(image.shape[:2]) if grey else image)
-    resized = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
-    return resized.reshape(size, size, *image.shape[2:])
-
-
 @functools.lru_cache(maxsize=4)
 def glyph_digits(held_out: bool = False) -> np.ndarray:
     """Rendered digit glyphs resized to 28x28: 2,000 for training, 500 other renderings held out."""
     from ganapps.core.glyphs import render_glyphs
 
     glyphs, _ = render_glyphs(500, seed=2) if held_out else render_glyphs(GLYPH_POOL, seed=0)
-    return np.stack([_resize(glyph[..., 0], DIGIT) for glyph in glyphs])
+    return np.stack([fit_image(glyph, DIGIT)[..., 0] for glyph in glyphs])
 
 
 def mnist_digits(path: str | Path, held_out: bool = False) -> np.ndarray:
@@ -165,51 +151,21 @@ def mnist_digits(path: str | Path, held_out: bool = False) -> np.ndarray:
     return to_uint8(images[np.sort(chosen), ..., 0], (0.0, 1.0))
 
 
-def digit_pool(digits: str = GLYPHS, held_out: bool = False) -> np.ndarray:
-    """uint8 `[M, 28, 28]` digits: `glyphs` or an MNIST CSV path."""
-    return glyph_digits(held_out) if digits == GLYPHS else mnist_digits(Path(digits).expanduser(), held_out)
-
-
 def load_moving_mnist(count: int, digits: str = GLYPHS, held_out: bool = False, seed: int = 0) -> Sequences:
-    """`count` generated Moving MNIST sequences; held-out ones use held-out digits and other trajectories."""
-    if count < 1:
-        raise GanappsError(f"--sequences must be at least 1, got {count}")
-    pool = digit_pool(digits, held_out)
+    """`count` generated Moving MNIST sequences of `glyphs` or MNIST CSV digits; held-out ones use held-out digits
+    and other trajectories."""
+    check_at_least("count", count, 1)
+    pool = glyph_digits(held_out) if digits == GLYPHS else mnist_digits(Path(digits).expanduser(), held_out)
     clips = moving_mnist(pool, count, _HELD_OUT_SEED + seed if held_out else seed)
-    return Sequences.of(clips, MOVING_MNIST)
+    return Sequences(clips.reshape(-1, *clips.shape[2:]), np.full(count, LENGTH, np.int64), MOVING_MNIST)
 
 
 # ---------------------------------------------------------------------------------------------- files
 
 
-def _grey(images: np.ndarray) -> bool:
-    return bool(np.all(images[..., :1] == images[..., 1:]))
-
-
 def fit_frames(frames: np.ndarray, size: int, channels: int) -> np.ndarray:
     """uint8 `[T, H, W, 1 or 3]` frames centre-cropped to squares, resized to `size` and given `channels`."""
-    height, width = frames.shape[1:3]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    frames = frames[:, top : top + side, left : left + side]
-    if side != size:
-        frames = np.stack([_resize(frame, size) for frame in frames])
-    if frames.shape[-1] == channels:
-        return frames
-    if channels == 3:
-        return np.repeat(frames, 3, axis=-1)
-    luma = frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
-
-
-def _same_size(frames: list[np.ndarray], names: list[str]) -> np.ndarray:
-    """Stack frames, or a one-line error naming the first whose size differs from the first frame's."""
-    first = frames[0].shape[:2]
-    for frame, name in zip(frames, names):
-        if frame.shape[:2] != first:
-            raise GanappsError(f"{name}: frame is {frame.shape[1]}x{frame.shape[0]}, but the first frame "
-                               f"({names[0]}) is {first[1]}x{first[0]}; all frames must have one size")
-    return np.stack(frames)
+    return convert_channels(np.stack([fit_image(frame, size) for frame in frames]), channels)
 
 
 def frame_files(folder: Path) -> list[Path]:
@@ -227,7 +183,12 @@ def read_frames(path: str | Path) -> np.ndarray:
         if not files:
             raise GanappsError(f"{path}: no frames ({', '.join(IMAGE_SUFFIXES)} files) in this folder")
         frames = [to_uint8(load_image(f, channels=3), (0.0, 1.0)) for f in files]
-        return _same_size(frames, [str(f) for f in files])
+        (height, width), first = frames[0].shape[:2], files[0]
+        for frame, name in zip(frames, files):
+            if frame.shape[:2] != (height, width):
+                raise GanappsError(f"{name}: frame is {frame.shape[1]}x{frame.shape[0]}, but the first frame "
+                                   f"({first}) is {width}x{height}; all frames must have one size")
+        return np.stack(frames)
     if path.suffix.lower() != ".gif":
         raise GanappsError(f"{path}: expected a folder of frames or an animated GIF")
     try:
@@ -238,8 +199,9 @@ def read_frames(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def load_folder(root: str | Path, size: int, channels: int | None = None) -> Sequences:
-    """One sequence per subfolder of `root` (sorted by name), each of its frames fitted to `size`."""
+def load_folder(root: str | Path, size: int) -> Sequences:
+    """One sequence per subfolder of `root` (sorted by name), each of its frames fitted to `size`, grey (one
+    channel) when every frame is."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise GanappsError(f"{root}: no such folder")
@@ -248,8 +210,7 @@ def load_folder(root: str | Path, size: int, channels: int | None = None) -> Seq
         raise GanappsError(f"{root}: no sequence subfolders with frames; expected one subfolder of image files "
                            "per sequence")
     clips = [read_frames(folder) for folder in folders]
-    if channels is None:
-        channels = 1 if all(_grey(clip) for clip in clips) else 3
+    channels = 1 if all(np.all(clip[..., :1] == clip[..., 1:]) for clip in clips) else 3
     fitted = [fit_frames(clip, size, channels) for clip in clips]
     return Sequences(np.concatenate(fitted), np.array([len(c) for c in fitted], np.int64), str(root))
 
@@ -259,7 +220,8 @@ def load_tfds(name: str, download: bool = True, data_dir: str | None = None) -> 
     import tensorflow_datasets as tfds
 
     spec = TFDS_PREFIX + name
-    dataset = load_tfds_split(name, "all", "image_sequence", f"Use the generated default (--data {MOVING_MNIST}) or a folder of sequences", download, data_dir)
+    dataset = load_tfds_split(name, "all", "image_sequence", f"Use the generated {MOVING_MNIST} or a folder of "
+                              "sequences as data instead", download, data_dir)
     clips = [example["image_sequence"] for example in tfds.as_numpy(dataset)]
     if not clips:
         raise GanappsError(f"{spec}: no sequences")
@@ -276,11 +238,12 @@ def split(sequences: Sequences, held_out: float = HELD_OUT_FRACTION) -> tuple[Se
 
 
 @functools.lru_cache(maxsize=2)
-def _split_files(data: str, size: int, channels: int | None, download: bool) -> tuple[Sequences, Sequences]:
-    """A tfds set or folder read once per process, split: training and held-out reads share it."""
+def _split_files(data: str, size: int, download: bool) -> tuple[Sequences, Sequences]:
+    """A tfds set or folder read once per process (grey or colour as it is), split: training and held-out reads,
+    whatever their channels, share it."""
     if data.startswith(TFDS_PREFIX):
         return split(load_tfds(data[len(TFDS_PREFIX):], download))
-    return split(load_folder(data, size, channels))
+    return split(load_folder(data, size))
 
 
 def load(
@@ -292,7 +255,7 @@ def load(
     if data == MOVING_MNIST:
         sequences = load_moving_mnist(count, digits, held_out, seed)
     else:
-        sequences = _split_files(data, size, channels, download)[1 if held_out else 0]
+        sequences = _split_files(data, size, download)[1 if held_out else 0]
     if sequences.frame_shape[0] == size and channels in (None, sequences.frame_shape[-1]):
         return sequences
     frames = fit_frames(sequences.frames, size, channels or sequences.frame_shape[-1])
@@ -300,11 +263,6 @@ def load(
 
 
 # ---------------------------------------------------------------------------------------------- training pairs
-
-
-def to_float(frames):
-    """uint8 frames -> float32 in [-1, 1], the generator's range."""
-    return tf.cast(frames, tf.float32) / 127.5 - 1.0
 
 
 def stack_context(frames):
@@ -325,7 +283,7 @@ def pairs(sequences: Sequences, context: int, batch_size: int, seed: int, start_
     starts = sequences.windows(span)
     if not len(starts):
         raise GanappsError(f"{sequences.source}: no sequence has the {span} frames a training pair needs with "
-                           f"--context {context} and --rollout {future}")
+                           f"context {context} and rollout {future}")
     frames = tf.constant(sequences.frames)
     offsets = tf.range(span, dtype=tf.int64)
 

@@ -21,25 +21,15 @@ from typing import Callable
 
 import keras
 import tensorflow as tf
+from ganapps.apps.nextframe.recipe import GENERATORS, check_shape
 from keras import layers
 
-from ganapps.core.errors import GanappsError
-from ganapps.core.gan import GAN, Batch
+from ganapps.core.errors import ParameterError, check_at_least, check_choice
+from ganapps.core.gan import GAN, Batch, Judgement, judgement
 
 SCALES = (1, 2, 4)  # downsampling factor of each scale, finest first (the order of every pyramid here)
 # Kernel sizes per scale, as the paper's first three scales (its 128-256-128 maps become width-2*width-width).
 KERNELS = ((5, 3, 3, 5), (5, 3, 3, 5), (3, 3, 3, 3))
-GENERATORS = ("multiscale", "convlstm")
-
-
-def check_shape(image_size: int, channels: int, context: int) -> None:
-    """One-line errors for shapes the three scales cannot handle."""
-    if image_size < 16 or image_size % 16:
-        raise GanappsError(f"--image-size {image_size}: must be a multiple of 16 (three scales down to a 4x4 map)")
-    if channels not in (1, 3):
-        raise GanappsError(f"--channels {channels}: choose 1 (grey) or 3 (RGB)")
-    if context < 1:
-        raise GanappsError(f"--context must be at least 1, got {context}")
 
 
 def pyramid(frames: tf.Tensor) -> list[tf.Tensor]:
@@ -93,10 +83,8 @@ def convlstm_generator(image_size: int = 64, channels: int = 1, context: int = 4
 def generator(kind: str = "multiscale", image_size: int = 64, channels: int = 1, context: int = 4,
               width: int = 16) -> keras.Model:
     """`multiscale` or `convlstm`: context `[N, S, S, K*C]` -> the next frame at the three scales."""
-    if kind not in GENERATORS:
-        raise GanappsError(f"--generator {kind!r}: choose one of {', '.join(GENERATORS)}")
-    build = multiscale_generator if kind == "multiscale" else convlstm_generator
-    return build(image_size, channels, context, width)
+    check_choice("kind", kind, GENERATORS)
+    return (multiscale_generator if kind == "multiscale" else convlstm_generator)(image_size, channels, context, width)
 
 
 def discriminator(image_size: int = 64, channels: int = 1, context: int = 4, width: int = 16) -> keras.Model:
@@ -168,12 +156,10 @@ class NextFrameGAN(GAN):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, p: int = 1, lp_weight: float = 1.0,
                  gdl_weight: float = 1.0, gdl_alpha: float = 1.0, rollout: int = 1, **kwargs):
         if kwargs.get("pack", 1) != 1:
-            raise GanappsError("--pack: next-frame prediction judges a pyramid of frames; packing is not supported")
+            raise ParameterError("pack", "is not supported: next-frame prediction judges a pyramid of frames")
         super().__init__(generator, discriminator, **kwargs)
-        if p not in (1, 2):
-            raise GanappsError(f"--lp {p}: choose 1 or 2")
-        if rollout < 1:
-            raise GanappsError(f"--rollout must be at least 1, got {rollout}")
+        check_choice("p", p, (1, 2))
+        check_at_least("rollout", rollout, 1)
         self.p = int(p)
         self.lp_weight = float(lp_weight)
         self.gdl_weight = float(gdl_weight)
@@ -201,13 +187,13 @@ class NextFrameGAN(GAN):
                 context = tf.concat([context[..., frame.shape[-1]:], frame], axis=-1)
         return tuple(steps)
 
-    def discriminate(self, samples, batch: Batch, training: bool = True):
+    def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
         """One logit per step, sample and scale: `[R*N, 3]`, the steps stacked on the batch axis."""
         frames = [tf.concat([step[scale] for step in samples], axis=0) for scale in range(len(SCALES))]
-        logits = self.discriminator([*frames, tf.concat(batch.condition, axis=0)], training=training)
-        return tf.cast(logits, tf.float32), None
+        return judgement(self.discriminator([*frames, tf.concat(batch.condition, axis=0)], training=training))
 
-    def generator_extra_losses(self, batch: Batch, fake, training: bool = True) -> dict[str, tf.Tensor]:
+    def generator_extra_losses(self, batch: Batch, fake, scores: Judgement | None,
+                               training: bool = True) -> dict[str, tf.Tensor]:
         terms = len(SCALES) * self.rollout
         pairs = [(f, r) for fake_step, real_step in zip(fake, batch.real) for f, r in zip(fake_step, real_step)]
         lp = tf.add_n([lp_loss(f, r, self.p) for f, r in pairs]) / terms

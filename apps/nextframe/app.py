@@ -1,0 +1,109 @@
+"""The nextframe app as the core sees it: the multi-scale GAN, (context, next frames) pairs as a resumable stream, a
+grid of held-out roll-outs per epoch, and the predictor (`context` in, `frame` out) as export and handle."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from ganapps.apps.nextframe import data as D
+from ganapps.apps.nextframe import models
+from ganapps.apps.nextframe.recipe import DEFAULTS, Config
+
+from ganapps.core.app import App
+from ganapps.core.config import TrainOptions
+from ganapps.core.errors import GanappsError, ParameterError
+from ganapps.core.export import Handle, export_generator
+from ganapps.core.images import save_image_grid
+from ganapps.core.runs import compile_gan
+
+SAMPLE_SEQUENCES = 3  # held-out sequences in the per-epoch sample grid
+SAMPLE_STEPS = 6  # predicted frames per sample row
+
+
+class Predictor(Handle):
+    """A trained model: context `[N, S, S, K*C]` in [-1, 1] -> next frame `[N, S, S, C]`."""
+
+    @classmethod
+    def from_gan(cls, gan: models.NextFrameGAN, config: Config, source: str) -> Predictor:
+        return cls.from_keras(models.next_frame_model(gan.sampling_generator), source)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return tuple(self.output_shape[1:])
+
+    @property
+    def context(self) -> int:
+        """K, the past frames it predicts from."""
+        return self.input_shapes[0][-1] // self.frame_shape[-1]
+
+    def rollout(self, context: np.ndarray, steps: int, batch_size: int = 64) -> np.ndarray:
+        """`steps` predicted frames per context, `[N, T, S, S, C]` in [-1, 1], in batches."""
+        chunks = [models.rollout(self, context[i : i + batch_size], steps).numpy()
+                  for i in range(0, len(context), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, steps, *self.frame_shape), np.float32)
+
+
+def load_sequences(config: Config, held_out: bool, count: int, seed: int) -> D.Sequences:
+    return D.load(config.data, config.image_size, config.channels, count=count, digits=config.digits,
+                  held_out=held_out, seed=seed, download=config.download)
+
+
+@functools.lru_cache(maxsize=4)
+def sample_clips(config: Config) -> np.ndarray:
+    """The held-out clips of the sample grid, `[N, K + T, S, S, C]` in [-1, 1] (T up to SAMPLE_STEPS)."""
+    shown = load_sequences(config, held_out=True, count=SAMPLE_SEQUENCES, seed=0)
+    length = min(config.context + SAMPLE_STEPS, int(shown.lengths.max()))
+    if length <= config.context:
+        raise GanappsError(f"{config.data}: held-out sequences have at most {length} frames; context "
+                           f"{config.context} needs at least {config.context + 1}")
+    return D.to_float(shown.clips(length)).numpy()
+
+
+def prepare(config: Config) -> Config:
+    """A folder's absolute path and the data's channels, once its held-out sequences are known to be long enough."""
+    if config.data != D.MOVING_MNIST and not config.data.startswith(D.TFDS_PREFIX):
+        config = replace(config, data=str(Path(config.data).expanduser().resolve()))
+    config = replace(config, channels=load_sequences(config, False, 1, 0).frame_shape[-1])  # count: Moving MNIST's
+    sample_clips(config)
+    return config
+
+
+def build(config: Config, options: TrainOptions) -> models.NextFrameGAN:
+    """The compiled next-frame GAN of `config`."""
+    for name in ("gp_weight", "r1_weight", "feature_matching"):
+        if getattr(options, name):
+            raise ParameterError(name, "is not supported by nextframe (its discriminator judges a pyramid of frames)")
+    shape = (config.image_size, config.channels or 1, config.context, config.width)
+    gan = models.NextFrameGAN(models.generator(config.generator, *shape), models.discriminator(*shape), p=config.lp,
+                              lp_weight=config.lp_weight, gdl_weight=config.gdl_weight, rollout=config.rollout,
+                              ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
+    return compile_gan(gan, options, adversarial_weight=config.adversarial_weight)
+
+
+def dataset(config: Config, options: TrainOptions, start_step: int) -> tf.data.Dataset:
+    training = load_sequences(config, held_out=False, count=config.sequences, seed=options.seed)
+    return D.pairs(training, config.context, options.batch_size, options.seed, start_step, config.rollout)
+
+
+def samples(gan: models.NextFrameGAN, config: Config, options: TrainOptions, path: Path) -> None:
+    """Two rows per held-out clip: the truth, then its context followed by the roll-out."""
+    clips, k = sample_clips(config), config.context
+    predicted = Predictor.from_gan(gan, config, "samples").rollout(D.stack_context(clips[:, :k]).numpy(),
+                                                                    clips.shape[1] - k)
+    rows = [np.concatenate([clip[:k], guess]) for clip, guess in zip(clips, predicted)]
+    save_image_grid(np.stack([r for pair in zip(clips, rows) for r in pair]).reshape(-1, *clips.shape[2:]),
+                    path, columns=clips.shape[1])
+
+
+def export(gan: models.NextFrameGAN, config: Config, folder: Path, version: int = 1) -> Path:
+    """The sampling generator's finest prediction: `context [N, S, S, K*C]` in [-1, 1] in, `frame [N, S, S, C]` out."""
+    return export_generator(models.next_frame_model(gan.sampling_generator), folder, version,
+                            input_names=["context"], output_name="frame")
+
+
+APP = App("nextframe", Config, build, dataset, Predictor, defaults=DEFAULTS, prepare=prepare, samples=samples,
+          export=export)
