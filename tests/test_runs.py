@@ -18,7 +18,7 @@ from ganapps.apps.toy.data import grid
 from ganapps.core.callbacks import GanHealth, RunCheckpoint
 from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset
-from ganapps.core.errors import GanappsError
+from ganapps.core.errors import GanappsError, Interrupted
 from ganapps.core.gan import GAN
 from ganapps.apps.toy.recipe import Config
 from ganapps.core import runs
@@ -71,7 +71,7 @@ class CrashAt(keras.callbacks.Callback):
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     whole = train(options(tmp_path, "whole"))
     crashed = options(tmp_path, "crashed")
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="keeps epoch 2: continue with --resume"):
         train(crashed, callbacks=[CrashAt(epoch=2, batch=2)])
     assert RunCheckpoint(crashed.out / "checkpoints").saved_epoch() == 2
     resumed = train(replace(crashed, resume=True))

@@ -256,17 +256,19 @@ def train(app: App, config: Any = None, options: TrainOptions | None = None,
 
     Writes config.json (`{"app", "config", "options", versions}`), a checkpoint per epoch, samples, TensorBoard
     logs and history.csv, and the export; with `options.resume` it continues from the last finished epoch and ends
-    with the weights an uninterrupted run would have. One process writes a run at a time (`run_lock`); Ctrl-C stops
+    with the weights an uninterrupted run would have. One process writes a run at a time (`run_lock`; under
+    multi-worker the cluster coordinates its workers); Ctrl-C stops
     with `Interrupted`, the last finished epoch kept.
     """
     config = app.config() if config is None else config
     options = options or app.options()
     check_run_directory(options.out, options.resume)
-    if not is_chief():
-        return _train(app, config, options, callbacks)
+    strategy = resolve_strategy(options.strategy, options.devices)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # the cluster coordinates its workers
+        return _train(app, config, options, callbacks, strategy)
     with run_lock(options.out):
         try:
-            return _train(app, config, options, callbacks)
+            return _train(app, config, options, callbacks, strategy)
         except KeyboardInterrupt:
             checkpoint = RunCheckpoint(options.out / "checkpoints")
             kept = checkpoint.saved_epoch() if checkpoint.exists() else 0
@@ -275,7 +277,8 @@ def train(app: App, config: Any = None, options: TrainOptions | None = None,
                 f"continue with --resume (options.resume)") from None
 
 
-def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None) -> TrainResult:
+def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
+           strategy: tf.distribute.Strategy) -> TrainResult:
     run_dir = options.out
     checkpoint = RunCheckpoint(run_dir / "checkpoints")
     if checkpoint.exists() and not options.resume:
@@ -288,7 +291,6 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None)
     elif app.prepare is not None:
         config = app.prepare(config)
     loss_scaling = set_precision(options.mixed_precision)
-    strategy = resolve_strategy(options.strategy, options.devices)
     keras.utils.set_random_seed(options.seed)
     chief = is_chief()
     if chief:
