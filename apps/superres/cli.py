@@ -52,8 +52,10 @@ def upscale(
 ) -> None:
     """Upscale SOURCE: RGB, greyscale, RGBA, palette, 16-bit PNG, JPEG; any size, in overlapping tiles."""
     # a terminal's stdout prints above the bar (on stderr); a redirected one is left alone
+    stderr = console()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console(), transient=True, redirect_stdout=sys.stdout.isatty()) as bar:
+                  console=stderr, transient=True, redirect_stdout=sys.stdout.isatty(),
+                  disable=not stderr.is_terminal) as bar:  # no bar, and no blank line, in a log
         task = bar.add_task("", total=None)
 
         def show(path: Path, done: int, total: int) -> None:
