@@ -14,7 +14,6 @@ This module imports no TensorFlow, so a command line can hold an `App`'s name an
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -62,6 +61,3 @@ class App:
     def options(self, **overrides) -> TrainOptions:
         """The recipe's training options (run directory `runs/NAME`), with any field overridden."""
         return TrainOptions(**{"out": Path("runs") / self.name, **self.defaults, **overrides})
-
-    def default_config(self, **overrides) -> Any:
-        return dataclasses.replace(self.config(), **overrides)

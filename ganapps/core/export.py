@@ -175,8 +175,3 @@ class Handle:
 
     def __call__(self, *inputs) -> tf.Tensor:
         return self.function(*inputs)
-
-
-def load_generator(path: str | Path) -> ServingFunction:
-    """An exported generator as a callable: positional serving inputs in, its output tensor out."""
-    return ServingFunction(path)
