@@ -31,7 +31,7 @@ def measure(width: int, height: int, tile: int, model: str | None, folder: Path)
     from PIL import Image
 
     from ganapps.core import runs
-    from ganapps.core.export import shipped_model_path
+    from ganapps.core.config import shipped_model_path
 
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     picture = np.stack([np.sin(x / 37) * np.cos(y / 23), np.sin((x + y) / 51), np.cos(x * y / 9e4)], -1)

@@ -36,7 +36,7 @@ from ganapps.apps.dcgan.cli import app as dcgan_app
 from ganapps.apps.nextframe.cli import app as nextframe_app
 from ganapps.apps.superres.cli import app as superres_app
 from ganapps.apps.toy.cli import app as toy_app
-from ganapps.core.errors import GanappsError, Interrupted, ParameterError
+from ganapps.core.errors import GanappsError, Interrupted, ParameterError, interrupted_by_user
 
 app = typer.Typer(
     name="ganapps",
@@ -100,13 +100,6 @@ def main() -> None:
     except click_errors.ClickException as error:
         typer.echo(f"Error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
-    except typer.Abort as error:  # Click's form of Ctrl-C
-        interrupted = isinstance(error.__cause__, KeyboardInterrupt)
-        typer.echo("Interrupted." if interrupted else "Aborted.", err=True)
-        sys.exit(130 if interrupted else 1)
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(130)
     except Interrupted as error:
         typer.echo(f"Interrupted: {error}", err=True)
         sys.exit(130)
@@ -116,6 +109,11 @@ def main() -> None:
     except GanappsError as error:
         typer.echo(f"Error: {error}", err=True)
         sys.exit(2)
+    except BaseException as error:  # Ctrl-C, as Click's Abort or raised while it unwound
+        if not interrupted_by_user(error):
+            raise
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import typer
 
-from ganapps.core.config import TrainOptions, check_run_directory
+from ganapps.core.config import TrainOptions, check_run_directory, model_path
+from ganapps.core.errors import GanappsError
 from ganapps.core.console import import_quietly
 
 
@@ -131,8 +132,25 @@ def model_argument(app: str, shipped: str | None = None) -> Any:
     name of a shipped model (optional when the app ships one)."""
     what = f"A run directory (written by `{app} train`), an exported SavedModel folder or a shipped model's name"
     if shipped:
-        return typer.Argument(None, help=f"{what}.", show_default=shipped)
-    return typer.Argument(..., help=f"{what}.", show_default=False)
+        return typer.Argument(None, help=f"{what}.", show_default=shipped, callback=existing_model)
+    return typer.Argument(..., help=f"{what}.", show_default=False, callback=existing_model)
+
+
+def existing_model(value: str | None) -> str | None:
+    """A model that names nothing is refused as the command line is read, before TensorFlow loads."""
+    if value is not None:
+        try:
+            model_path(value)
+        except GanappsError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
+def existing_path(value: Path | None) -> Path | None:
+    """Callback of a file or folder argument: one line, before TensorFlow loads, when the path is not there."""
+    if value is not None and not Path(value).expanduser().exists():
+        raise typer.BadParameter(f"{value}: no such file or folder")
+    return value
 
 
 def lazy_import(module: str) -> Callable[[], ModuleType]:
@@ -151,7 +169,8 @@ def add_export_command(app: typer.Typer, name: str, export: Callable[[], Callabl
     """
 
     def command(
-        run: Path = typer.Argument(..., help=f"A run directory written by `{name} train`.", show_default=False),
+        run: Path = typer.Argument(..., help=f"A run directory written by `{name} train`.", show_default=False,
+                                   callback=existing_path),
         out: Path = typer.Option(None, "--out", "-o", show_default=f"RUN/export/{name}", help=out_help),
         version: int = typer.Option(1, "--version", help="Version folder name."),
     ) -> None:

@@ -337,7 +337,27 @@ def test_translate_a_file_and_a_folder(run, tmp_path):
         np.testing.assert_allclose(np.asarray(image) / 127.5 - 1, expected[0], atol=1 / 127.5 + 1e-6)
     invoke("cyclegan", "translate", tmp_path / "in", run, "--direction", "b2a", "--out", tmp_path / "many")
     assert sorted(p.relative_to(tmp_path / "many").as_posix() for p in (tmp_path / "many").rglob("*.png")) == [
-        "0.png", "sub/1.png", "sub/2.png"]
+        "0_b2a.png", "sub/1_b2a.png", "sub/2_b2a.png"]
+
+
+def test_translate_writes_beside_the_input_and_keeps_its_whole_frame(run, tmp_path, monkeypatch):
+    """Not into the current directory, and not centre-cropped: a 100x80 photo comes back 100x80, with a note."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    rng = np.random.default_rng(0)
+    photo = np.repeat(np.repeat(rng.integers(0, 256, (10, 8, 3), dtype=np.uint8), 10, 0), 10, 1)  # 100 x 80
+    Image.fromarray(photo).save(tmp_path / "photos" / "wide.png")
+    result = invoke("cyclegan", "translate", tmp_path / "photos" / "wide.png", run)
+    target = tmp_path / "photos" / "wide_a2b.png"
+    assert result.stdout.strip() == f"{tmp_path / 'photos' / 'wide.png'} -> {target}"
+    assert f"1 of 1 images translated at the model's {SIZE}x{SIZE} and resized back" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # nothing in the working directory
+    with Image.open(target) as image:
+        assert image.size == (80, 100)
+        shrunk = np.asarray(image.resize((SIZE, SIZE), Image.Resampling.BOX), np.float32) / 127.5 - 1
+    square = np.asarray(Image.fromarray(photo).resize((SIZE, SIZE), Image.Resampling.BOX), np.float32) / 127.5 - 1
+    expected = lab.translate_images(run, square[None], "a2b")[0]  # the whole frame, seen at the model's size
+    assert np.abs(shrunk - expected).mean() < 0.1 < np.abs(shrunk - np.roll(expected, SIZE // 2, axis=1)).mean()
 
 
 def test_evaluate_json_on_the_synthetic_pair(run):
@@ -379,7 +399,7 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path, monkeypatch, capsys):
         (*train, "horse2cow"): "horse2cow: unknown dataset",
         (*train, str(tmp_path / "nowhere" / "x")): "no such folder",
         (*train, "--gp-weight", 1): "--gp-weight is not supported by cyclegan",
-        ("cyclegan", "translate", tmp_path / "missing.png", run): "no such image file or folder",
+        ("cyclegan", "translate", tmp_path / "missing.png", run): "missing.png: no such file or folder",
         ("cyclegan", "translate", tmp_path / "ok", tmp_path / "no-model"): "no such run directory, SavedModel",
         ("cyclegan", "evaluate", run / "export" / "cyclegan"): "--data is needed",
         ("cyclegan", "evaluate", run, "--num", 1): "--num must be at least 2, got 1",

@@ -154,7 +154,9 @@ def test_kid_matches_loop_reference():
     b = rng.standard_normal((30, 8)) * 1.3 + 0.4
     mean, std = metrics.kernel_inception_distance(a, b, num_subsets=1, subset_size=30)
     assert mean == pytest.approx(_mmd2_loops(a, b), rel=1e-10)
-    assert std == 0.0
+    assert std is None  # one subset has no spread
+    whole = metrics.kernel_inception_distance(a, b, num_subsets=5, subset_size=1000)  # every subset is all 30 rows
+    assert whole[0] == pytest.approx(mean, rel=1e-10) and whole[1] is None
     # Several subsets: the mean of per-subset unbiased estimates, close to zero for one distribution.
     same = metrics.kernel_inception_distance(rng.standard_normal((400, 8)), rng.standard_normal((400, 8)),
                                              num_subsets=20, subset_size=100)

@@ -324,7 +324,7 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys)
     write_frames(tmp_path / "mixed", [(16, 16), (16, 16), (24, 16), (16, 16)])
     (tmp_path / "not.gif").write_bytes(b"GIF89a garbage")
     cases = {
-        (tmp_path / "missing", tiny_run): "no such folder or GIF",
+        (tmp_path / "missing", tiny_run): "missing: no such file or folder",
         (tmp_path / "short", tiny_run): f"2 frame(s), but the model predicts from {CONTEXT} past frames",
         (tmp_path / "mixed", tiny_run): "002.png: frame is 24x16",
         (tmp_path / "not.gif", tiny_run): "not a readable GIF",

@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import main_error
 
 from ganapps.core.callbacks import RunCheckpoint
+from ganapps.core.errors import interrupted_by_user
 
 TINY = ["toy", "train", "--dataset", "ring", "--epochs", "3", "--steps", "20", "--batch-size", "64",
         "--strategy", "default"]
@@ -66,7 +67,7 @@ def test_ctrl_c_exits_130_with_where_it_stopped_and_keeps_the_last_epoch(tmp_pat
     wait_for(checkpoint.exists, process)
     process.send_signal(signal.SIGINT)
     code, _, err = finish(process)
-    assert code == 130
+    assert code == 130, err
     line = one_error_line(err)
     kept = checkpoint.saved_epoch()
     assert line.startswith("Interrupted: ") and f"keeps epoch {kept}" in line and "--resume" in line
@@ -138,3 +139,59 @@ def test_no_start_up_noise_and_plain_piped_output(tmp_path):
     assert f"plot: {tmp_path / 'run' / 'plot.png'}" in out.splitlines()  # no wrapping at 80 columns
     code, out, _ = finish(ganapps("toy", "train", "--help"))
     assert code == 0 and "╭" not in out and "<bool>" not in out and "[default: (0.3333)]" in out
+
+
+# Inference commands whose model, run or input is not there: refused as the command line is read.
+MISSING_PATHS = {
+    ("dcgan", "sample", "/nowhere/run"): "/nowhere/run: no such run directory, SavedModel or shipped model",
+    ("cyclegan", "translate", "/nowhere/a.png", "/nowhere/run"): "/nowhere/a.png: no such file or folder",
+    ("superres", "upscale", "/nowhere/a.png"): "/nowhere/a.png: no such file or folder",
+    ("nextframe", "predict", "/nowhere/clip", "/nowhere/run"): "/nowhere/clip: no such file or folder",
+    ("cgan", "export", "/nowhere/run"): "/nowhere/run: no such file or folder",
+}
+SAYS_IF_TENSORFLOW_LOADED = "import atexit, sys\natexit.register(lambda: print('tensorflow' in sys.modules))\n"
+
+
+@pytest.mark.parametrize("args", list(MISSING_PATHS), ids=lambda args: " ".join(args[:2]))
+def test_missing_paths_are_refused_before_tensorflow_loads(args):
+    code, out, err = finish(ganapps(*args, prelude=SAYS_IF_TENSORFLOW_LOADED))
+    assert code == 2 and MISSING_PATHS[args] in one_error_line(err)
+    assert out.strip() == "False"
+
+
+def test_first_evaluations_say_that_they_train_their_judge_once(tmp_path, monkeypatch, capsys):
+    """dcgan's digit classifier and cgan's judge train on first use (tens of seconds): a line says so, and how
+    long it took; the cached one loads without a word."""
+    import keras
+    from ganapps.apps.cgan import evaluators
+    from ganapps.apps.dcgan import lab as dcgan_lab
+
+    def tiny(shape, heads):  # stands in for the real training, which takes tens of seconds
+        images = keras.Input(shape)
+        features = keras.layers.Flatten(name="features")(images)
+        return keras.Model(images, {head: keras.layers.Dense(2, name=head)(features) for head in heads})
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(dcgan_lab.metrics, "train_digit_classifier",
+                        lambda images, labels, **_: tiny(images.shape[1:], ["probabilities"]))
+    monkeypatch.setattr(evaluators, "train_judge", lambda examples, ranges: tiny(examples.images.shape[1:], ["label"]))
+    for load, what in ((dcgan_lab.digit_extractor, "training the digit classifier"),
+                       (lambda: evaluators.judge("glyphs", 32, 1), "training the glyphs judge")):
+        load()
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 2 and lines[0].startswith(what) and lines[0].endswith("...")
+        assert lines[1].startswith(what) and " done in " in lines[1]
+        load()
+        assert capsys.readouterr().err == ""
+
+
+def test_an_error_raised_while_ctrl_c_unwinds_counts_as_the_interrupt():
+    def close_on_the_way_out():
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise OSError("summary writer closed")  # noqa: B012 (what a writer's __exit__ can do)
+
+    with pytest.raises(OSError) as caught:
+        close_on_the_way_out()
+    assert interrupted_by_user(caught.value) and not interrupted_by_user(OSError("disk full"))

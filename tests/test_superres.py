@@ -15,7 +15,8 @@ from PIL import Image
 from ganapps.core import runs
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError
-from ganapps.core.export import shipped_model_path
+from ganapps.core.config import shipped_model_path
+from ganapps.core.images import output_path
 from ganapps.core.metrics import psnr_y
 
 TINY = ["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4"]
@@ -167,7 +168,7 @@ def test_every_image_kind_upscales(mode, tmp_path):
         picture = Image.fromarray(rgb).convert(mode)
     source = tmp_path / ("in.jpg" if mode == "JPEG" else "in.png")
     picture.save(source)
-    target = lab.output_path(source, 4)
+    target = output_path(source, "x4")
     assert lab.upscale_file(source, nearest_upscaler(), tile=4, overlap=2) == target
     with Image.open(source) as original, Image.open(target) as result:
         assert result.size == (56, 40)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import typer
 from ganapps.apps.cgan.recipe import DEFAULTS, SEMISUP_DEFAULTS, Config, SemisupConfig
-from rich.console import Console
 from rich.table import Table
 
+from ganapps.core.console import console as make_console
 from ganapps.options import (
     DownloadOption,
     JsonOption,
     add_export_command,
+    existing_path,
     config_options,
     lazy_import,
     model_argument,
@@ -28,7 +29,7 @@ app = typer.Typer(
          "samples; semi-supervised classification with a K+1-class discriminator (Salimans et al. 2016).",
     no_args_is_help=True,
 )
-console = Console()
+console = make_console(stderr=False)
 ModelArgument = model_argument("cgan")
 
 _lab = lazy_import("ganapps.apps.cgan.lab")
@@ -57,7 +58,8 @@ def generate(
                                  "pairs, e.g. angle=30,scale=0.8; attributes left out are drawn at random."),
     text: str = typer.Option(None, "--text", "-t", help="text model: a caption, e.g. \"a small red 7 rotated 30 "
                              "degrees left\"."),
-    image: Path = typer.Option(None, "--image", "-i", help="image+metadata model: the image to redraw."),
+    image: Path = typer.Option(None, "--image", "-i", help="image+metadata model: the image to redraw.",
+                             callback=existing_path),
     num: int = typer.Option(16, "--num", "-n", help="Images (per class when no --label is given)."),
     out: Path = typer.Option(Path("generated.png"), "--out", "-o", help="PNG grid to write."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise (and of attributes left out)."),

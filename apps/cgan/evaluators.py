@@ -12,7 +12,6 @@ the judge trains on its own rendering (another seed), never on the images a GAN 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan.recipe import COLOURS
-from ganapps.core.console import console
+from ganapps.core.console import working
 
 JUDGE_VERSION = 1  # bump when the network or its training changes
 EPOCHS = 6
@@ -135,7 +134,7 @@ def training_examples(data: str, image_size: int, channels: int, download: bool 
     return training
 
 
-def judge(data: str, image_size: int, channels: int, download: bool = True, progress: bool = False) -> Judge:
+def judge(data: str, image_size: int, channels: int, download: bool = True) -> Judge:
     """The cached judge of `data` (trained on first use)."""
     examples = training_examples(data, image_size, channels, download)
     ranges = None if examples.metadata is None else D.metadata_ranges(examples)
@@ -144,8 +143,7 @@ def judge(data: str, image_size: int, channels: int, download: bool = True, prog
         meta = json.loads(path.with_suffix(".json").read_text())
         return Judge(keras.saving.load_model(path, compile=False), tuple(meta["attributes"]),
                      np.array(meta["ranges"], np.float32))
-    status = console().status(f"training the {data} judge on real images (once; cached in {path.parent})")
-    with status if progress else contextlib.nullcontext():
+    with working(f"training the {data} judge that scores cgan runs (once; cached in {path.parent})"):
         model = train_judge(examples, ranges)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.stem}.{os.getpid()}.keras")

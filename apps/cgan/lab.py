@@ -14,7 +14,6 @@ use the run's export when there is one, else its checkpoint. Exports take the co
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ from ganapps.apps.cgan.recipe import Config
 from ganapps.core import runs
 from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.config import TrainOptions
-from ganapps.core.console import console
+from ganapps.core.console import working
 from ganapps.core.errors import GanappsError, check_at_least
 from ganapps.core.images import save_image_grid
 
@@ -63,7 +62,7 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
     training, held_out = D.split(examples)
     towers = None
     if config.caption_dim and not restoring:
-        towers = fit_caption_embedding(config, training, options.seed, progress)
+        towers = fit_caption_embedding(config, training, options.seed)
     grid = conditions.of(config).grid_inputs(held_out, options.seed + 1)
     app = replace(APP, prepare=None, build=functools.partial(build, towers=towers),
                   dataset=functools.partial(dataset, training=training), samples=functools.partial(samples, grid=grid))
@@ -71,12 +70,10 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
     return CganRun(result, result.config, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png", towers)
 
 
-def fit_caption_embedding(config: Config, training: D.Examples, seed: int = 0, progress: bool = False
-                          ) -> captions.Towers:
+def fit_caption_embedding(config: Config, training: D.Examples, seed: int = 0) -> captions.Towers:
     """The joint caption and image towers for `config`, fitted on the training pairs (`captions.fit`)."""
     text = conditions.of(config)
-    status = console().status(f"fitting the caption embedding ({config.caption_steps} steps)")
-    with status if progress else contextlib.nullcontext():
+    with working(f"fitting the caption embedding ({config.caption_steps} steps)"):
         return captions.fit(training.images, text.tokens(training.captions), text.vocabulary_size,
                             config.caption_steps, seed=seed, dim=config.caption_dim)
 
@@ -115,7 +112,7 @@ def evaluate(model: Model, num: int = 1000, seed: int = 0, download: bool = True
         raise GanappsError(f"{config.data}: {condition.name} evaluation needs the embedded set ({D.GLYPHS}), "
                            "whose captions and poses are known")
     _, held_out = D.split(load_examples(config, download, progress))
-    judge = E.judge(config.data, config.image_size, config.channels or 1, download, progress)
+    judge = E.judge(config.data, config.image_size, config.channels or 1, download)
     result = Evaluation(condition.name, config.data, num)
     condition.evaluate(sampler, held_out, judge, num, seed, result)
     return result

@@ -18,14 +18,15 @@ from ganapps.apps.cyclegan.recipe import (
     TEST_SCENES,
     Config,
 )
-from rich.console import Console
 from rich.table import Table
 
 from ganapps.core.config import MODEL
+from ganapps.core.console import console as make_console
 from ganapps.options import (
     DownloadOption,
     JsonOption,
     add_export_command,
+    existing_path,
     choices,
     config_options,
     lazy_import,
@@ -40,7 +41,7 @@ app = typer.Typer(
          "folders; translate, evaluate (PSNR against the truth, or FID/KID) and export both generators.",
     no_args_is_help=True,
 )
-console = Console()
+console, stderr = make_console(stderr=False), make_console()
 Direction = choices("Direction", DIRECTIONS)
 ModelArgument = model_argument("cyclegan")
 _lab = lazy_import("ganapps.apps.cyclegan.lab")
@@ -68,17 +69,23 @@ def train(
 
 @app.command()
 def translate(
-    source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False),
+    source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False,
+                                  callback=existing_path),
     model: str = ModelArgument,
     direction: Direction = typer.Option("a2b", "--direction", help="a2b: domain A to B (G); b2a: B to A (F)."),
-    out: Path = typer.Option(None, "--out", "-o", show_default="STEM_DIRECTION.png, or folder NAME_DIRECTION",
-                             help="Output image (for a file) or folder (for a folder; relative paths are kept, "
-                                  "as .png)."),
+    out: Path = typer.Option(None, "--out", "-o", show_default="NAME_DIRECTION.png beside each image",
+                             help="Output image (for a file) or folder (paths below SOURCE are kept)."),
 ) -> None:
-    """Translate SOURCE with MODEL; images are centre-cropped and resized to the model's size."""
+    """Translate SOURCE with MODEL, whole: an image not at the model's size is translated at that size and
+    resized back to its own."""
     written = _lab().translate(model, source, plain(direction), out)
-    where = written[0] if len(written) == 1 else f"{len(written)} images below {written[0].parent}"
-    console.print(f"{plain(direction)}: {where}")
+    for item in written:
+        console.print(f"{item.source} -> {item.target}")
+    resized = sum(item.resized for item in written)
+    if resized:
+        size = written[0].model_size
+        stderr.print(f"note: {resized} of {len(written)} images translated at the model's {size}x{size} and "
+                     "resized back to their own size")
 
 
 @app.command()
@@ -110,9 +117,16 @@ def evaluate(
     for column in ("direction", "model", *columns):
         table.add_column(column, justify="right")
     for s in result.scores:
-        values = (f"{s.psnr:.2f}", f"{s.ssim:.4f}") if paired else (f"{s.fid:.3f}", f"{s.kid:.5f}", f"{s.kid_std:.5f}")
+        values = (f"{s.psnr:.2f}", f"{s.ssim:.4f}") if paired else (f"{s.fid:.3f}", f"{s.kid:.5f}", _std(s.kid_std))
         table.add_row(s.direction, s.model, *values)
     console.print(table)
+    if not paired and result.scores[0].kid_std is None:
+        stderr.print(f"note: no KID std: {result.images} images per domain make a single subset (it takes more "
+                     "than 1000)")
+
+
+def _std(value: float | None) -> str:
+    return "-" if value is None else f"{value:.5f}"
 
 
 add_export_command(

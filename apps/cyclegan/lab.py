@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from ganapps.apps.cyclegan import data as D
 from ganapps.apps.cyclegan.app import APP, Translator, dataset, load_domains, prepare, samples
 from ganapps.apps.cyclegan.recipe import DIRECTIONS, TEST_SCENES, Config
@@ -24,7 +25,7 @@ from ganapps.apps.cyclegan.recipe import DIRECTIONS, TEST_SCENES, Config
 from ganapps.core import metrics, runs
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError, check_at_least, check_choice
-from ganapps.core.images import IMAGE_SUFFIXES, list_images, load_image, save_image
+from ganapps.core.images import IMAGE_SUFFIXES, list_images, load_image, output_path, save_image
 
 Model = Translator | str | os.PathLike
 
@@ -64,34 +65,49 @@ def translate_images(model: Model, images: np.ndarray, direction: str = "a2b") -
     return runs.open_model(APP, model).translate(np.asarray(images, np.float32), direction)
 
 
-def translate(model: Model, source: str | os.PathLike, direction: str = "a2b",
-              out: str | os.PathLike | None = None) -> list[Path]:
-    """Translate an image file, or every image below a folder, and save PNGs; returns the written files.
+@dataclass
+class Translated:
+    source: Path
+    target: Path
+    resized: bool  # not at the model's size: translated at that size and resized back
+    model_size: int  # the side of the model's square images
 
-    Images are centre-cropped to squares and resized to the model's size. A file goes to `out` (default
-    `STEM_DIRECTION.png`); a folder's images go below the folder `out` (default `NAME_DIRECTION`), keeping their
-    relative paths with a .png suffix.
+
+def translate(model: Model, source: str | os.PathLike, direction: str = "a2b",
+              out: str | os.PathLike | None = None) -> list[Translated]:
+    """Translate an image file, or every image below a folder, and save each as `STEM_DIRECTION.png` beside it (or
+    in the folder `out`, keeping paths below SOURCE; a file name `out` for a single image).
+
+    The whole image is translated, never cropped: an image not at the model's square size is resized to it and its
+    translation resized back to the image's own size (`Translated.resized`).
     """
     check_choice("direction", direction, DIRECTIONS)
     source = Path(source).expanduser()
     if not source.exists():
         raise GanappsError(f"{source}: no such image file or folder")
+    out = None if out is None else Path(out).expanduser()
+    if out is not None and not source.is_dir() and not out.is_dir() and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise GanappsError(f"{out}: unknown image type; use one of {', '.join(IMAGE_SUFFIXES)}")
     translator = runs.open_model(APP, model)
-    if source.is_dir():
-        files = list_images(source)
-        folder = Path(out) if out else Path(f"{source.resolve().name}_{direction}")
-        targets = [folder / f.relative_to(source).with_suffix(".png") for f in files]
-    else:
-        files = [source]
-        targets = [Path(out) if out else Path(f"{source.stem}_{direction}.png")]
-        if targets[0].suffix and targets[0].suffix.lower() not in IMAGE_SUFFIXES:
-            raise GanappsError(f"{targets[0]}: unknown image type; use one of {', '.join(IMAGE_SUFFIXES)}")
+    root = source if source.is_dir() else None
+    files = list_images(source) if root else [source]
     size = translator.image_shape[0]
-    images = np.stack([D.fit(load_image(f, channels=3), size).numpy() for f in files])
-    translated = translator.translate(D.to_float(images).numpy(), direction)
-    for image, target in zip(translated, targets):
-        save_image(image, target)
-    return targets
+    images = [load_image(f, channels=3) for f in files]
+    squares = np.stack([_resize(image, (size, size)) for image in images]) * 2.0 - 1.0
+    translated = translator.translate(squares, direction) * 0.5 + 0.5
+    written = []
+    for path, image, result in zip(files, images, translated):
+        target = output_path(path, direction, out, root)
+        save_image(_resize(result, image.shape[:2]), target, value_range=(0.0, 1.0))
+        written.append(Translated(path, target, image.shape[:2] != (size, size), size))
+    return written
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An HWC float image in [0, 1] at `size` (height, width): bicubic, antialiased when shrinking."""
+    if image.shape[:2] == tuple(size):
+        return image
+    return np.clip(tf.image.resize(image, size, method="bicubic", antialias=True).numpy(), 0.0, 1.0)
 
 
 # ------------------------------------------------------------------------------------------------------ evaluation
@@ -107,7 +123,7 @@ class Score:
     ssim: float | None = None
     fid: float | None = None  # real data: against the held-out target-domain images
     kid: float | None = None
-    kid_std: float | None = None
+    kid_std: float | None = None  # also None with too few images to draw distinct subsets from
 
 
 @dataclass

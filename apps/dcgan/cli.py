@@ -8,14 +8,14 @@ from pathlib import Path
 
 import typer
 from ganapps.apps.dcgan.recipe import DEFAULTS, INVERT_FEATURES, MODES, Config
-from rich.console import Console
 
-from ganapps.options import (DownloadOption, JsonOption, add_export_command, choices, config_options, lazy_import,
-                             model_argument, plain, train_options)
+from ganapps.core.console import console as make_console
+from ganapps.options import (DownloadOption, JsonOption, add_export_command, choices, config_options, existing_path,
+                             lazy_import, model_argument, plain, train_options)
 
 app = typer.Typer(help="DCGAN (Radford et al. 2016): train on embedded digit glyphs, an image folder or a TensorFlow "
                   "Datasets set; sample, interpolate, invert, evaluate (FID/KID) and export.", no_args_is_help=True)
-console = Console()
+console = make_console(stderr=False)
 Mode = choices("Mode", MODES)
 Features = choices("Features", INVERT_FEATURES)
 ModelArgument = model_argument("dcgan")
@@ -76,7 +76,7 @@ def interpolate(
 @app.command()
 def invert(
     target: Path = typer.Argument(..., help="Image to reconstruct (centre-cropped and resized to the model's size).",
-                                  show_default=False),
+                                  show_default=False, callback=existing_path),
     model: Path = ModelArgument,
     features: Features = typer.Option("discriminator", "--features", help="What besides pixels must match: the "
                                       "run's discriminator features (needs the run's checkpoint), the offline digit "
@@ -121,7 +121,9 @@ def evaluate(
     if as_json:
         print(json.dumps(result.as_dict()), flush=True)
         return
-    console.print(f"FID {result.fid:.3f}  KID {result.kid:.5f} +/- {result.kid_std:.5f}  "
+    spread = (f"+/- {result.kid_std:.5f}" if result.kid_std is not None else
+              f"(no spread: {result.num_samples} samples make a single KID subset; --num 2000 gives one)")
+    console.print(f"FID {result.fid:.3f}  KID {result.kid:.5f} {spread}  "
                   f"({result.num_samples} generated vs {result.num_samples} held-out {result.data} images, "
                   f"{result.extractor} features)")
 

@@ -12,7 +12,6 @@ discriminator features rebuilds both networks from the checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 from dataclasses import asdict, dataclass
@@ -28,7 +27,7 @@ from PIL import Image
 from ganapps.core import glyphs, metrics, runs
 from ganapps.core import imagesets as D
 from ganapps.core.config import TrainOptions
-from ganapps.core.console import console, progress_bar
+from ganapps.core.console import progress_bar, working
 from ganapps.core.errors import GanappsError, ParameterError, check_at_least, check_choice
 from ganapps.core.images import (atomic_write_bytes, convert_channels, fit_image, image_grid, load_image,
                                  save_image, save_image_grid, to_uint8)
@@ -129,7 +128,7 @@ def digit_classifier_path() -> Path:
     return cache / "ganapps" / APP.name / f"digit-classifier-glyphs-v{glyphs.GLYPH_VERSION}.keras"
 
 
-def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
+def digit_extractor() -> metrics.DigitFeatureExtractor:
     """The offline digit classifier as a feature extractor, trained once on glyphs and cached.
 
     It trains on its own glyph draw (not the images runs train or are evaluated on) with fixed seeds, so every
@@ -139,8 +138,7 @@ def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
     if path.is_file():
         return metrics.DigitFeatureExtractor(keras.saving.load_model(path, compile=False))
     images, labels = glyphs.render_glyphs(seed=1)
-    status = console().status(f"training the digit classifier (once; cached in {path})")
-    with status if progress else contextlib.nullcontext():
+    with working(f"training the digit classifier that scores glyph runs (once; cached in {path})"):
         model = metrics.train_digit_classifier(images.astype(np.float32) / 255.0, labels, epochs=3, seed=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.stem}.{os.getpid()}.keras")
@@ -152,7 +150,7 @@ def digit_extractor(progress: bool = False) -> metrics.DigitFeatureExtractor:
 def feature_extractor(name: str = "digits", progress: bool = False) -> metrics.FeatureExtractor:
     """`digits` (offline classifier), `inception` (InceptionV3, ImageNet weights) or a .keras model path."""
     if name == "digits":
-        return digit_extractor(progress)
+        return digit_extractor()
     if name == "inception":
         return metrics.inception_v3_extractor()
     return metrics.FeatureExtractor.load(name)
@@ -209,7 +207,7 @@ def invert(model: Model, target: np.ndarray | str | os.PathLike, features: str =
         generator = runs.open_model(APP, model)
         extract = None
         if features == "digits":
-            digits = digit_extractor(progress)
+            digits = digit_extractor()
             extract = lambda x: digits((x + 1.0) / 2.0)[0]  # noqa: E731
     if not isinstance(target, np.ndarray):
         target = load_target(target, generator.image_shape)
@@ -253,7 +251,7 @@ def invert(model: Model, target: np.ndarray | str | os.PathLike, features: str =
 class Evaluation:
     fid: float
     kid: float
-    kid_std: float
+    kid_std: float | None  # None: too few samples to draw distinct subsets from
     num_samples: int  # generated images, and as many held-out real ones
     extractor: str
     data: str

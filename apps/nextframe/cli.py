@@ -9,12 +9,11 @@ from pathlib import Path
 
 import typer
 from ganapps.apps.nextframe.recipe import DEFAULTS, HORIZONS, Config
-from rich.console import Console
 from rich.table import Table
 
-from ganapps.core.console import console as stderr
-from ganapps.options import (DownloadOption, JsonOption, add_export_command, config_options, lazy_import,
-                             model_argument, train_options)
+from ganapps.core.console import console as make_console
+from ganapps.options import (DownloadOption, JsonOption, add_export_command, config_options, existing_model,
+                             existing_path, lazy_import, model_argument, train_options)
 
 app = typer.Typer(
     help="Adversarial next-frame video prediction (Mathieu, Couprie and LeCun 2016): train on generated Moving "
@@ -22,7 +21,7 @@ app = typer.Typer(
          "last frame and the Lp-only model (train it with --adversarial-weight 0); export.",
     no_args_is_help=True,
 )
-console = Console()
+console = make_console(stderr=False)
 _lab = lazy_import("ganapps.apps.nextframe.lab")
 
 
@@ -40,7 +39,7 @@ def train(download: bool = DownloadOption, config=None, options=None) -> None:
 @app.command()
 def predict(
     clip: Path = typer.Argument(..., help="A folder of frames (sorted by name) or an animated GIF; its last "
-                                "frames are the context.", show_default=False),
+                                "frames are the context.", show_default=False, callback=existing_path),
     model: Path = model_argument("nextframe"),
     steps: int = typer.Option(10, "--steps", "-t", help="Frames to predict (each fed back as context)."),
     out: Path = typer.Option(Path("prediction"), "--out", "-o", help="Folder for prediction.gif (context, then "
@@ -59,7 +58,7 @@ def predict(
 def evaluate(
     model: Path = model_argument("nextframe"),
     baseline: Path = typer.Option(
-        None, "--baseline", "-b", show_default=False,
+        None, "--baseline", "-b", show_default=False, callback=existing_model,
         help="The model to compare with, normally the Lp-only run of the same size: `nextframe train --out "
              "runs/nextframe-lp --adversarial-weight 0` with the model's other options, then --baseline "
              "runs/nextframe-lp. Settings in which the two runs differ are reported."),
@@ -90,12 +89,12 @@ def evaluate(
     console.print(f"MSE below copy-last at every horizon: {result.beats_copy_last}; below a blank frame: "
                   f"{result.beats_blank}")
     if result.baseline is None:
-        stderr().print("no --baseline: train the Lp-only model with --adversarial-weight 0 to compare sharpness")
+        make_console().print("no --baseline: train the Lp-only model with --adversarial-weight 0 to compare sharpness")
         return
     console.print(f"sharper than {result.baseline} (mean gradient magnitude): {result.sharper_than_baseline}; "
                   f"higher sharpness difference: {result.sharpness_difference_above_baseline}")
     if result.baseline_differs:
-        stderr().print(f"warning: not like for like, the {result.baseline} run differs in "
+        make_console().print(f"warning: not like for like, the {result.baseline} run differs in "
                        f"{'; '.join(result.baseline_differs)}")
 
 

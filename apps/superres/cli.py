@@ -9,12 +9,12 @@ from pathlib import Path
 
 import typer
 from ganapps.apps.superres.recipe import DEFAULTS, SHIPPED, TILE, TILE_OVERLAP, Config
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ganapps.core.console import console
-from ganapps.options import JsonOption, add_export_command, config_options, lazy_import, model_argument, train_options
+from ganapps.options import (JsonOption, add_export_command, config_options, existing_path, lazy_import, model_argument,
+                             train_options)
 
 app = typer.Typer(
     help="SRGAN super-resolution (Ledig et al. 2017): train on HR images (offline: T91 + BSD200), upscale any "
@@ -41,7 +41,8 @@ def train(ctx: typer.Context, config=None, options=None) -> None:
 
 @app.command()
 def upscale(
-    source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False),
+    source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False,
+                                  callback=existing_path),
     model: str = Model,
     out: Path = typer.Option(None, "--out", "-o", show_default="NAME_x4.png beside each image",
                              help="Output file (one image) or folder."),
@@ -69,7 +70,7 @@ def upscale(
 def evaluate(
     model: str = Model,
     data: Path = typer.Option(None, "--data", "-d", show_default="../shared/data/sr/eval/set5",
-                              help="A folder of high-resolution images (Set5, Set14 ...)."),
+                              help="A folder of high-resolution images (Set5, Set14 ...).", callback=existing_path),
     scale: int = ScaleOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -86,7 +87,7 @@ def evaluate(
         table.add_row(row["name"], f"{row['psnr']:.2f}", f"{row['bicubic_psnr']:.2f}", f"{row['ssim']:.4f}",
                       f"{row['bicubic_ssim']:.4f}")
     typer.echo("")
-    Console().print(table)
+    console(stderr=False).print(table)
     typer.echo(f"gain over bicubic: {result.summary['psnr_gain']:+.2f} dB PSNR, "
                f"{result.summary['ssim_gain']:+.4f} SSIM")
 

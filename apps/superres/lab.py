@@ -28,7 +28,7 @@ from PIL import Image
 from ganapps.core import metrics, runs
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError, check_at_least
-from ganapps.core.images import atomic_write_bytes, list_images, load_image
+from ganapps.core.images import atomic_write_bytes, list_images, load_image, output_path
 
 
 @dataclass
@@ -73,15 +73,6 @@ _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
 
 
-def output_path(source: Path, scale: int, out: Path | None = None, folder_input: bool = False) -> Path:
-    """`photo.jpg` -> `photo_x4.jpg` beside it (or in `out`); other kinds become PNG (lossless, keeps alpha)."""
-    suffix = source.suffix.lower() if source.suffix.lower() in (".jpg", ".jpeg") else ".png"
-    name = f"{source.stem}_x{scale}{suffix}"
-    if out is None:
-        return source.with_name(name)
-    return out / name if folder_input or out.is_dir() else out
-
-
 def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Upscale one image file of any kind to `target` (default: `output_path`): RGB, greyscale (kept grey), RGBA
@@ -89,7 +80,7 @@ def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int
     Written atomically; `progress(done, total)` after each tile."""
     upscaler = runs.open_model(APP, model)
     source = Path(source)
-    target = Path(target) if target else output_path(source, upscaler.scale)
+    target = Path(target) if target else output_path(source, f"x{upscaler.scale}")
     jpeg = target.suffix.lower() in (".jpg", ".jpeg")
     rgb = load_image(source, channels=3)
     with Image.open(source) as image:
@@ -126,9 +117,10 @@ def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_
     if not source.exists():
         raise GanappsError(f"{source}: no such file or folder")
     upscaler = _open(model, scale)
-    files = list_images(source) if source.is_dir() else [source]
-    return ((path, upscale_file(path, upscaler, output_path(path, upscaler.scale, out, source.is_dir()), tile,
-                                overlap, progress and functools.partial(progress, path))) for path in files)
+    root = source if source.is_dir() else None
+    files = list_images(source) if root else [source]
+    return ((path, upscale_file(path, upscaler, output_path(path, f"x{upscaler.scale}", out, root), tile, overlap,
+                                progress and functools.partial(progress, path))) for path in files)
 
 
 _SCORES = {"psnr": metrics.psnr_y, "ssim": metrics.ssim_y}

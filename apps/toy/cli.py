@@ -10,14 +10,14 @@ from pathlib import Path
 
 import typer
 from ganapps.apps.toy.recipe import DEFAULTS, EVAL_SAMPLES, PUBLISHED, Config
-from rich.console import Console
 from rich.table import Table
 
+from ganapps.core.console import console as make_console
 from ganapps.options import JsonOption, choices, config_options, lazy_import, plain, train_options
 
 app = typer.Typer(help="2-D mode-collapse lab on the PacGAN ring (8 modes) and grid (25 modes) mixtures.",
                   no_args_is_help=True)
-console = Console()
+console = make_console(stderr=False)
 MixtureOrBoth = choices("MixtureOrBoth", ("ring", "grid", "both"))
 
 _lab = lazy_import("ganapps.apps.toy.lab")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganapps.core.errors import ParameterError, check_at_least, check_choice
+from ganapps.core.errors import GanappsError, ParameterError, check_at_least, check_choice
 
 LOSS_FAMILIES = ("minimax", "non-saturating", "wasserstein", "hinge", "least-squares")
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
@@ -121,3 +121,21 @@ def check_run_directory(out: Path, resume: bool) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ParameterError("out", f"{out}: cannot create the run directory ({error.strerror})") from None
+
+
+def shipped_model_path(name: str) -> Path:
+    """Where a model shipped with the package lives (inside the installed `ganapps.saved_models`)."""
+    import ganapps.saved_models
+
+    return Path(ganapps.saved_models.__file__).parent / name
+
+
+def model_path(model: str | Path) -> Path:
+    """The folder a model argument names: the path as given, else the shipped model of that name. A one-line error
+    when neither exists, checked before TensorFlow loads."""
+    path = Path(model)
+    if not path.exists() and path.name == str(model) and shipped_model_path(str(model)).is_dir():
+        return shipped_model_path(str(model))
+    if not path.exists():
+        raise GanappsError(f"{path}: no such run directory, SavedModel or shipped model")
+    return path

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 
-def console():
-    """A Rich console on stderr."""
+
+def console(stderr: bool = True):
+    """A Rich console on stderr (`stderr=False`: stdout, for results) that does not wrap lines when it writes to a
+    file or a pipe, so a log keeps `source -> target` on one line whatever its length."""
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=stderr, soft_wrap=not (sys.stderr if stderr else sys.stdout).isatty())
+
+
+@contextmanager
+def working(message: str):
+    """Say on stderr what a long step does before it starts (a spinner beside it on a terminal) and how long it
+    took when it ends, so a first run that trains a judge or fits an embedding is never silent."""
+    out = console()
+    start = time.perf_counter()
+    if out.is_terminal:
+        with out.status(f"{message} ..."):
+            yield
+    else:
+        out.print(f"{message} ...")
+        yield
+    out.print(f"{message}: done in {time.perf_counter() - start:.0f} s")
 
 
 def progress_bar(items, total: int | None, description: str, show: bool):

@@ -40,3 +40,15 @@ def check_at_least(parameter: str, value, minimum) -> None:
     """Raise a `ParameterError` when `value` is below `minimum`."""
     if value < minimum:
         raise ParameterError(parameter, f"must be at least {minimum}, got {value}")
+
+
+def interrupted_by_user(error: BaseException) -> bool:
+    """Whether `error` is Ctrl-C, or an error raised while Ctrl-C unwound (a writer closed on the way out, say),
+    which is an interrupt too and not a failure to report."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

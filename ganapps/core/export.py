@@ -14,13 +14,6 @@ import tensorflow as tf
 from ganapps.core.errors import GanappsError
 
 
-def shipped_model_path(name: str) -> Path:
-    """Where a model shipped with the package lives (inside the installed `ganapps.saved_models`)."""
-    import ganapps.saved_models
-
-    return Path(ganapps.saved_models.__file__).parent / name
-
-
 def input_specs(model: keras.Model, names: Sequence[str] | None = None) -> list[tf.TensorSpec]:
     """Serving input specs from a functional model's inputs, any batch size, named for the signature."""
     names = list(names) if names else [i.name.split(":")[0] for i in model.inputs]

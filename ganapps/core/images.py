@@ -152,6 +152,21 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return files
 
 
+def output_path(source: Path, tag: str, out: Path | None = None, root: Path | None = None) -> Path:
+    """Where an app writes what it made of the image `source`: `photo.jpg` -> `photo_TAG.jpg` beside it, or in the
+    folder `out` (below it, the path under `root` when a whole folder `root` was given); `out` itself when it is a
+    file name. JPEG stays JPEG; every other kind becomes PNG (lossless, keeps alpha)."""
+    source = Path(source)
+    suffix = source.suffix.lower() if source.suffix.lower() in (".jpg", ".jpeg") else ".png"
+    name = f"{source.stem}_{tag}{suffix}"
+    if out is None:
+        return source.with_name(name)
+    out = Path(out)
+    if root is not None:
+        return out / source.relative_to(root).parent / name
+    return out / name if out.is_dir() else out
+
+
 def fit_image(image: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop a uint8 HWC image to a square and resize it to `size` (Pillow's filters antialias)."""
     height, width = image.shape[:2]

@@ -216,12 +216,13 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 def kernel_inception_distance(
     feats_a: np.ndarray, feats_b: np.ndarray, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0
-) -> tuple[float, float]:
+) -> tuple[float, float | None]:
     """KID (Bińkowski et al. 2018): mean and standard deviation of the unbiased cubic-kernel MMD^2 over subsets.
 
     Each of `num_subsets` draws takes `subset_size` rows (capped at the smaller set) from each set without
     replacement, as torch-fidelity and clean-fid do. Unlike FID the estimate is unbiased, so it can be compared
-    across sample sizes; it can be slightly negative when the sets match.
+    across sample sizes; it can be slightly negative when the sets match. The standard deviation is None when it
+    would measure nothing: one subset, or subsets that are the whole of both sets (too few samples to draw from).
     """
     a, b = _feature_pair(feats_a, feats_b)
     if num_subsets < 1:
@@ -234,7 +235,8 @@ def kernel_inception_distance(
         _mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
         for _ in range(num_subsets)
     ])
-    return float(values.mean()), float(values.std())
+    spread = num_subsets > 1 and size < max(len(a), len(b))
+    return float(values.mean()), float(values.std()) if spread else None
 
 
 def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:

@@ -30,9 +30,9 @@ import tensorflow as tf
 
 from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
 from ganapps.core.app import App
-from ganapps.core.config import TrainOptions, check_run_directory, from_dict, to_json
-from ganapps.core.errors import GanappsError, Interrupted
-from ganapps.core.export import export_generator, shipped_model_path
+from ganapps.core.config import TrainOptions, check_run_directory, from_dict, model_path, to_json
+from ganapps.core.errors import GanappsError, Interrupted, interrupted_by_user
+from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
 from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
@@ -165,11 +165,7 @@ def open_model(app: App, model: Any = None) -> Any:
         if app.shipped is None:
             raise GanappsError(f"{app.name} ships no model: name a run directory or an exported model")
         model = app.shipped
-    path = Path(model)
-    if not path.exists() and shipped_model_path(str(model)).is_dir() and path.name == str(model):
-        path = shipped_model_path(str(model))
-    if not path.exists():
-        raise GanappsError(f"{path}: no such run directory, SavedModel or shipped model")
+    path = model_path(model)
     record = read_run(path, app)
     if record is not None:
         export_dir = path / "export" / app.name
@@ -269,7 +265,9 @@ def train(app: App, config: Any = None, options: TrainOptions | None = None,
     with run_lock(options.out):
         try:
             return _train(app, config, options, callbacks, strategy)
-        except KeyboardInterrupt:
+        except BaseException as error:
+            if not interrupted_by_user(error):
+                raise
             checkpoint = RunCheckpoint(options.out / "checkpoints")
             kept = checkpoint.saved_epoch() if checkpoint.exists() else 0
             raise Interrupted(
