@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 PIPED = not sys.stdout.isatty()
@@ -47,12 +48,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"],
                       **({"terminal_width": 110, "max_content_width": 110} if PIPED else {})},
 )
-app.add_typer(toy_app, name="toy")
-app.add_typer(dcgan_app, name="dcgan")
-app.add_typer(nextframe_app, name="nextframe")
-app.add_typer(superres_app, name="superres")
-app.add_typer(cyclegan_app, name="cyclegan")
-app.add_typer(cgan_app, name="cgan")
+
+
+def short_help(text: str, limit: int = 90) -> str:
+    """A help text's first sentence, cut to `limit` at a word, for command lists: Click's own stops at the first
+    full stop, so "DCGAN (Radford et al. 2016): ..." was listed as "DCGAN (Radford et al."."""
+    sentence = re.split(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.(?:\s|$)", " ".join(text.split()), maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+for name, sub_app in (("toy", toy_app), ("dcgan", dcgan_app), ("nextframe", nextframe_app),
+                      ("superres", superres_app), ("cyclegan", cyclegan_app), ("cgan", cgan_app)):
+    for command in sub_app.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if doc and not command.short_help:
+            command.short_help = short_help(doc)
+    app.add_typer(sub_app, name=name, short_help=short_help(sub_app.info.help))
 
 
 @app.command()

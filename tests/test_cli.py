@@ -19,6 +19,10 @@ def assert_one_line_error(done, *fragments):
 def test_help_lists_apps_and_info_reports_strategy():
     done = run_cli("--help")
     assert done.returncode == 0 and "toy" in done.stdout and "info" in done.stdout
+    # Command lists show a whole first sentence: "et al." does not end it (Click's own short help stopped there).
+    assert "DCGAN (Radford et al. 2016): train on" in done.stdout
+    assert "CycleGAN (Zhu et al. 2017): unpaired" in done.stdout
+    assert "Semi-supervised learning (Salimans et al. 2016): a" in run_cli("cgan", "--help").stdout
     info = run_cli("info", "--json")
     assert info.returncode == 0, info.stderr
     details = json.loads(info.stdout)
