@@ -110,7 +110,7 @@ class Condition:
         if weights["d_aux"]:
             terms["d_aux"] = weights["d_aux"] * self.aux_loss(real.heads["aux"], batch.condition)
         if weights["mismatch"]:
-            others = tf.nest.map_structure(lambda c: tf.roll(c, 1, axis=0), batch.condition)
+            others = tf.nest.map_structure(lambda c: tf.gather(c, neighbours(tf.shape(c)[0])), batch.condition)
             mismatched = gan.discriminate(batch.real, Batch(batch.real, others)).logits
             # With d_adv this weighs real : fake : mismatched as 2 : 1 : 1, as Reed et al.'s GAN-CLS.
             terms["mismatch"] = weights["mismatch"] * L.discriminator_loss(
@@ -563,6 +563,14 @@ class Text(Condition):
             real_rows = np.isin(real_groups, repeated)
             result.add("within-caption spread", "all", E.spread(again, groups),
                        E.spread(to_float(held_out.images[real_rows]), real_groups[real_rows]), captions=int(len(asked)))
+
+
+def neighbours(count: tf.Tensor) -> tf.Tensor:
+    """Who lends each example its condition for the mismatch term: 0 <-> 1, 2 <-> 3, ... (an odd last one borrows
+    from the one before). Pairs, unlike a roll of the whole batch, stay whole when replicas split a global batch
+    into even halves, so two replicas mismatch exactly the pairs one device does."""
+    swapped = tf.bitwise.bitwise_xor(tf.range(count), 1)
+    return tf.where(swapped < count, swapped, tf.maximum(count - 2, 0))
 
 
 KINDS = {kind.name: kind for kind in (Label, Metadata, Text, ImageMetadata)}
