@@ -2,11 +2,16 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
+from PIL import Image
+from test_distribution import CASES
 
 from ganapps.core.callbacks import RunCheckpoint
 
@@ -51,3 +56,71 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
         step_counter = int(data["v0"])
     assert step_counter == 10
     assert (out / "export" / "toy" / "1" / "saved_model.pb").exists()
+
+
+def start_workers(out, epochs, *extra, app=("toy", "train", "--batch-size", "32")):
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    command = [sys.executable, "-m", "ganapps.cli", *map(str, app), "--strategy", "multi-worker", "--epochs",
+               str(epochs), "--steps", "5", "--out", str(out), *extra]
+    return [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+        **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
+        for index in range(2)]
+
+
+def finish(workers, timeout=300):
+    results = []
+    try:
+        for worker in workers:
+            _, stderr = worker.communicate(timeout=timeout)
+            results.append((worker.returncode, stderr))
+    finally:
+        for worker in workers:
+            worker.kill()
+    return results
+
+
+def test_a_killed_worker_then_both_resumed_end_with_the_uninterrupted_weights(tmp_path):
+    """Worker 1 dies mid-run (SIGKILL); the job is restarted, both workers with --resume, from the chief's last
+    checkpoint: the final weights are those of a run that was never interrupted."""
+    for code, stderr in finish(start_workers(tmp_path / "whole", 4)):
+        assert code == 0, stderr[-3000:]
+    out = tmp_path / "faulty"
+    workers = start_workers(out, 4)
+    checkpoint = RunCheckpoint(out / "checkpoints")
+    deadline = time.time() + 240
+    while not (checkpoint.exists() and checkpoint.saved_epoch() >= 1) and time.time() < deadline:
+        assert all(w.poll() is None for w in workers), "a worker ended before the fault"
+        time.sleep(0.05)
+    workers[1].send_signal(signal.SIGKILL)
+    workers[1].wait()
+    try:  # the chief either notices the lost peer and stops, or waits on it: the restart ends it either way
+        workers[0].wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        workers[0].kill()
+    kept = checkpoint.saved_epoch()
+    assert 1 <= kept < 4
+    for code, stderr in finish(start_workers(out, 4, "--resume")):
+        assert code == 0, stderr[-3000:]
+    assert checkpoint.saved_epoch() == 4
+    with np.load(tmp_path / "whole" / "checkpoints" / "checkpoint.npz") as whole, np.load(checkpoint.path) as resumed:
+        assert sorted(whole) == sorted(resumed)
+        for key in whole:
+            np.testing.assert_allclose(resumed[key], whole[key], atol=1e-6, err_msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [name for name in CASES if name != "toy"])
+def test_every_app_trains_on_two_workers(name, tmp_path):
+    """Each app's train command (each cgan condition, semisup) under multi-worker, two processes on 127.0.0.1."""
+    args = [str(tmp_path / "hr") if a == "{images}" else a for a in CASES[name]]
+    if "{images}" in CASES[name]:
+        (tmp_path / "hr").mkdir()
+        for k in range(3):
+            Image.fromarray(np.random.default_rng(k).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+                tmp_path / "hr" / f"{k}.png")
+    out = tmp_path / "run"
+    for code, stderr in finish(start_workers(out, 1, app=args), timeout=600):
+        assert code == 0, stderr[-3000:]
+    assert json.loads((out / "config.json").read_text())["replicas"] == 2
+    assert RunCheckpoint(out / "checkpoints").saved_epoch() == 1
