@@ -109,8 +109,23 @@ def test_a_killed_worker_then_both_resumed_end_with_the_uninterrupted_weights(tm
             np.testing.assert_allclose(resumed[key], whole[key], atol=1e-6, err_msg=key)
 
 
+# What this found, not fixed yet (the distribution issue): under MultiWorkerMirroredStrategy, fit on batches
+# that are tuples raises "Attempt to convert a value (PerReplica ...) to a Tensor"; cgan's text and image+metadata
+# commands do TensorFlow work (the caption embedding, the image set) before the strategy exists, which multi-worker
+# refuses ("Collective ops must be configured at program startup"). toy and dcgan pass.
+PER_REPLICA_BATCHES = "fit raises on a PerReplica batch under multi-worker"
+STRATEGY_TOO_LATE = "TensorFlow is used before MultiWorkerMirroredStrategy is created"
+FAILS_UNDER_MULTI_WORKER = {
+    "superres": PER_REPLICA_BATCHES, "cyclegan+pool": PER_REPLICA_BATCHES, "cgan label": PER_REPLICA_BATCHES,
+    "cgan metadata acgan": PER_REPLICA_BATCHES, "cgan semisup": PER_REPLICA_BATCHES, "nextframe": PER_REPLICA_BATCHES,
+    "cgan text": STRATEGY_TOO_LATE, "cgan image+metadata": STRATEGY_TOO_LATE,
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [name for name in CASES if name != "toy"])
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=FAILS_UNDER_MULTI_WORKER[name])]
+                 if name in FAILS_UNDER_MULTI_WORKER else []) for name in CASES if name != "toy"])
 def test_every_app_trains_on_two_workers(name, tmp_path):
     """Each app's train command (each cgan condition, semisup) under multi-worker, two processes on 127.0.0.1."""
     args = [str(tmp_path / "hr") if a == "{images}" else a for a in CASES[name]]
