@@ -46,7 +46,7 @@ def train(download: bool = DownloadOption, config=None, options=None) -> None:
         console.print(f"caption embedding: {run.towers.retrieval:.1%} of the pairs held back from it find their own "
                       "caption among 10 (chance 10%)")
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
-                  f"model: {run.result.export_dir}")
+                  f"model: {run.result.exported}")
 
 
 @app.command()

@@ -33,6 +33,7 @@ from ganapps.core.callbacks import RunCheckpoint
 from ganapps.core.config import TrainOptions
 from ganapps.core.console import working
 from ganapps.core.errors import GanappsError, check_at_least
+from ganapps.core.strategy import resolve_strategy
 from ganapps.core.images import save_image_grid
 
 Model = Sampler | str | os.PathLike  # a handle, a run directory, an export folder
@@ -54,6 +55,7 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
     it, and continues with the config it was started with).
     """
     config, options = config or Config(), options or APP.options()
+    resolve_strategy(options.strategy, options.devices)  # before the data and the caption fit use TensorFlow
     restoring = RunCheckpoint(options.out / "checkpoints").exists()
     record = runs.read_run(options.out, APP) if restoring and options.resume else None
     config = record.config if record else config

@@ -64,7 +64,7 @@ def train(
     start = time.perf_counter()
     run = _lab().train(replace(config, data=dataset, jitter=jitter), options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s (A = {run.names[0]}, B = {run.names[1]})\n"
-                  f"samples: {run.samples}\nmodels: {run.result.export_dir}")
+                  f"samples: {run.samples}\nmodels: {run.result.exported}")
 
 
 @app.command()

@@ -33,7 +33,7 @@ def train(download: bool = DownloadOption, config=None, options=None) -> None:
     start = time.perf_counter()
     run = _lab().train(config, options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
-                  f"model: {run.result.export_dir}")
+                  f"model: {run.result.exported}")
 
 
 @app.command()

@@ -36,7 +36,7 @@ def train(ctx: typer.Context, config=None, options=None) -> None:
     given = {name for name in ctx.params if ctx.get_parameter_source(name).name != "DEFAULT"}
     run = _lab().train(config, options, given)
     typer.echo(f"trained in {time.perf_counter() - start:.0f} s\nsamples: {run.samples}\n"
-               f"model: {run.result.export_dir}")
+               f"model: {run.result.exported}")
 
 
 @app.command()

@@ -34,7 +34,7 @@ def train(config=None, options=None) -> None:
     console.print(
         f"[bold]{config.dataset}[/]: {cov.modes_captured}/{cov.modes_total} modes, "
         f"{100 * cov.high_quality:.1f}% high-quality samples, reverse KL {cov.reverse_kl:.3f} "
-        f"({time.perf_counter() - start:.0f} s)\nplot: {run.plot}\nmodel: {run.result.export_dir}"
+        f"({time.perf_counter() - start:.0f} s)\nplot: {run.plot}\nmodel: {run.result.exported}"
     )
 
 

@@ -19,6 +19,7 @@ from ganapps.apps.toy.data import ModeCoverage
 from ganapps.apps.toy.recipe import EVAL_SAMPLES, Config
 
 from ganapps.core import runs
+from ganapps.core.callbacks import chief_writes
 from ganapps.core.config import TrainOptions
 from ganapps.core.images import atomic_write_bytes
 
@@ -37,10 +38,12 @@ def train(config: Config | None = None, options: TrainOptions | None = None) -> 
     config = config or Config()
     options = options or APP.options(out=Path("runs") / f"toy-{config.dataset}")
     result = runs.train(APP, config, options)
-    plot = result.run_dir / "plot.png"
-    coverage = write_plot(result.gan.sample(EVAL_SAMPLES, seed=options.seed + 2), config, options.seed, plot,
-                          config.dataset)
-    atomic_write_bytes(result.run_dir / "metrics.json", (json.dumps(coverage.as_dict(), indent=2) + "\n").encode())
+    plot, strategy = result.run_dir / "plot.png", result.gan.distribute_strategy
+    with chief_writes(plot, strategy) as target:
+        coverage = write_plot(result.gan.sample(EVAL_SAMPLES, seed=options.seed + 2), config, options.seed, target,
+                              config.dataset)
+    with chief_writes(result.run_dir / "metrics.json", strategy) as target:
+        atomic_write_bytes(target, (json.dumps(coverage.as_dict(), indent=2) + "\n").encode())
     return ToyRun(result, coverage, plot, time.perf_counter() - start)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import math
 import sys
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import keras
 import numpy as np
@@ -20,17 +22,30 @@ log = logging.getLogger("ganapps")
 SIGMOID_FAMILIES = ("minimax", "non-saturating")
 
 
-def is_chief() -> bool:
-    """Whether this process writes files: always, except on non-chief workers of a multi-worker run."""
-    import tensorflow as tf
-
-    resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
+def is_chief(strategy) -> bool:
+    """Whether this process writes files under `strategy`: always, except on non-chief workers of a multi-worker
+    run. Pass the model's strategy: outside its scope (where callbacks run) TensorFlow reports the default one."""
+    resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
     if resolver.task_type == "chief":
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+@contextlib.contextmanager
+def chief_writes(path: Path, strategy) -> Iterator[Path]:
+    """Where this worker writes `path`: `path` itself on the chief, a scratch copy removed afterwards elsewhere.
+
+    Every worker must do the same TensorFlow work (sampling and export may run collective ops, which pair up
+    across workers), while only the chief's files land in the run.
+    """
+    if is_chief(strategy):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ganapps-worker-") as scratch:
+        yield Path(scratch) / path.name
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -81,9 +96,11 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # An epoch cut short by a failure is not a finished epoch: keep the last good checkpoint.
-        if not is_chief() or (self.health is not None and self.health.failure):
+        if self.health is not None and self.health.failure:
             return
         arrays = {f"v{k}": np.asarray(v.numpy()) for k, v in enumerate(self.state_variables(self.model))}
+        if not is_chief(self.model.distribute_strategy):  # read on every worker, as reads may pair up across them
+            return
         if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
             log.warning("weights are not finite at epoch %d: checkpoint not overwritten", epoch + 1)
             return
@@ -102,8 +119,8 @@ class SampleWriter(keras.callbacks.Callback):
         self.suffix = suffix
 
     def on_epoch_end(self, epoch, logs=None):
-        if is_chief():
-            self.write(self.model, self.directory / f"epoch_{epoch + 1:04d}{self.suffix}")
+        with chief_writes(self.directory / f"epoch_{epoch + 1:04d}{self.suffix}", self.model.distribute_strategy) as path:
+            self.write(self.model, path)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -151,7 +168,7 @@ class GanHealth(keras.callbacks.Callback):
         self._append_event({"epoch": self._epoch + 1, "warning": kind, "message": message})
 
     def _append_event(self, event: dict) -> None:
-        if self.events is not None and is_chief():
+        if self.events is not None and is_chief(self.model.distribute_strategy):
             self.events.parent.mkdir(parents=True, exist_ok=True)
             with open(self.events, "a") as handle:
                 handle.write(json.dumps(event) + "\n")

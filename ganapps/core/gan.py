@@ -221,6 +221,18 @@ class GAN(keras.Model):
         self.train_function = multi_step
         return multi_step
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras's build from a first batch once networks and optimizers are built (`compile` builds them).
+
+        Under a strategy, Keras 3.15 all-reduces that batch with `strategy.reduce`, which takes one tensor, not a
+        tuple: MultiWorkerMirroredStrategy then fails in `fit` for every app whose batches are tuples ("Attempt to
+        convert a value (PerReplica ...) to a Tensor"). A built GAN has nothing to learn from that batch.
+        """
+        optimizers = [getattr(self, name, None) for name in ("g_optimizer", "d_optimizer")]
+        if self.built and all(o is not None and o.built for o in optimizers):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # ------------------------------------------------------------------ replica-correct helpers
     def _replica(self) -> tuple[int, Any]:
         strategy = tf.distribute.get_strategy()

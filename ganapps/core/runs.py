@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, is_chief
+from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, chief_writes, is_chief
 from ganapps.core.app import App
 from ganapps.core.config import TrainOptions, check_run_directory, from_dict, model_path, to_json
 from ganapps.core.errors import GanappsError, Interrupted, interrupted_by_user
@@ -44,9 +44,14 @@ class TrainResult:
     config: Any
     run_dir: Path
     history: dict
-    export_dir: Path | None
+    export_dir: Path | None  # None on the workers of a multi-worker run other than the chief
     initial_epoch: int
     health: GanHealth
+
+    @property
+    def exported(self) -> str:
+        """Where the export went, for a command's last lines: on a worker that is not the chief, who wrote it."""
+        return str(self.export_dir) if self.export_dir else f"{self.run_dir / 'export'} (written by the chief worker)"
 
 
 @keras.saving.register_keras_serializable("ganapps")
@@ -210,10 +215,8 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _steps_per_execution(options: TrainOptions) -> int:
     """`--steps-per-execution`, or auto: the largest divisor of the epoch's steps up to 20 (Keras then runs that
-    many steps per call into the graph, so per-step Python and dispatch overhead is paid once per call); 1 under
-    multi-worker, whose collectives inside Keras's multi-step loop fail to compile."""
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-        return 1
+    many steps per call into the graph, so per-step Python and dispatch overhead is paid once per call), under
+    every strategy, multi-worker included (`GAN.make_train_function`)."""
     if options.steps_per_execution:
         return math.gcd(options.steps, options.steps_per_execution)
     return math.gcd(options.steps, 20)
@@ -290,7 +293,7 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
         config = app.prepare(config)
     loss_scaling = set_precision(options.mixed_precision)
     keras.utils.set_random_seed(options.seed)
-    chief = is_chief()
+    chief = is_chief(strategy)
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / "config.json", {
@@ -310,8 +313,8 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
         ]
-        if app.samples is not None:
-            all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p)))
+    if app.samples is not None:  # every worker draws them (collectives pair up); the chief's are kept
+        all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p)))
     all_callbacks += list(callbacks or [])
     history = {}
     if initial_epoch < options.epochs:
@@ -323,7 +326,9 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
         history = fit.history
     if health.failure:
         raise GanappsError(health.failure)
-    export_dir = _export(app, gan, config, run_dir / "export" / app.name) if chief else None
+    with chief_writes(run_dir / "export" / app.name, strategy) as folder:
+        exported = _export(app, gan, config, folder)
+    export_dir = exported if chief else None
     return TrainResult(gan, config, run_dir, history, export_dir, initial_epoch, health)
 
 

@@ -58,10 +58,19 @@ def _mirrored(devices: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
     return tf.distribute.MirroredStrategy(list(devices))
 
 
+@functools.cache
+def _multi_worker(tf_config: str) -> tf.distribute.MultiWorkerMirroredStrategy:
+    """One MultiWorkerMirroredStrategy per process: TensorFlow configures its collective ops once, at start-up, so
+    a second one (or one made after other TensorFlow work) is refused."""
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distribute.Strategy:
     """Build the distribution strategy named by `--strategy`.
 
-    `multi-worker` reads the cluster from `TF_CONFIG`; `tpu` connects to the local or named TPU.
+    `multi-worker` reads the cluster from `TF_CONFIG`; `tpu` connects to the local or named TPU. Resolve it before
+    any other TensorFlow work when that work precedes `runs.train` (multi-worker must come first in a process);
+    asking again returns the same strategy.
     """
     check_choice("strategy", name, STRATEGIES)
     if devices:
@@ -81,7 +90,7 @@ def resolve_strategy(name: str = "auto", devices: int | None = None) -> tf.distr
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as error:
             raise GanappsError(f"TF_CONFIG is not valid JSON: {error}") from error
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker(os.environ["TF_CONFIG"])
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", ""))
         tf.config.experimental_connect_to_cluster(resolver)
