@@ -83,3 +83,29 @@ def benchmark(
             table.add_row("", f"{method} (PacGAN Table 1)", "10", f"{modes}", f"{hq}", "")
     console.print(table)
 
+
+
+@app.command()
+def game(
+    out: Path = typer.Option(Path("runs/toy-game"), "--out", "-o", help="Folder for game.png."),
+    steps: int = typer.Option(1000, "--steps", help="Steps of each method from (1, 1)."),
+    lr: float = typer.Option(0.05, "--lr", help="Learning rate of both players."),
+    beta1: float = typer.Option(0.0, "--beta1", help="beta_1 of adam and optimistic-adam."),
+    beta2: float = typer.Option(0.9, "--beta2", help="beta_2 of adam and optimistic-adam."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The bilinear game L_D = xy, L_G = -xy (the seeds' non-convergence example): which methods reach (0, 0)."""
+    run = _lab().play_game(out, steps, lr, beta1, beta2)
+    rows = [outcome.as_dict() for outcome in run.outcomes]
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(title=f"Distance from the equilibrium (0, 0), {steps} steps at lr {lr}")
+    for column in ("method", "start", "largest", "end", ""):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["method"], f"{row['start_radius']:.3f}", f"{row['max_radius']:.3f}",
+                      f"{row['final_radius']:.3f}", row["verdict"])
+    console.print(table)
+    console.print(f"plot: {run.plot}")

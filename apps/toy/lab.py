@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from ganapps.apps.toy import game
 from ganapps.apps.toy.app import APP, write_plot
 from ganapps.apps.toy.data import ModeCoverage
 from ganapps.apps.toy.recipe import EVAL_SAMPLES, Config
@@ -45,6 +46,23 @@ def train(config: Config | None = None, options: TrainOptions | None = None) -> 
     with chief_writes(result.run_dir / "metrics.json", strategy) as target:
         atomic_write_bytes(target, (json.dumps(coverage.as_dict(), indent=2) + "\n").encode())
     return ToyRun(result, coverage, plot, time.perf_counter() - start)
+
+
+@dataclass
+class GameRun:
+    outcomes: list[game.Outcome]
+    plot: Path
+
+
+def play_game(out: Path = Path("runs/toy-game"), steps: int = 1000, lr: float = 0.05, beta_1: float = 0.0,
+              beta_2: float = 0.9, methods: tuple[str, ...] = game.METHODS) -> GameRun:
+    """Play the bilinear game with each method from (1, 1); writes `out/game.png` (paths and distances)."""
+    outcomes = [game.Outcome(method, game.play(method, steps=steps, lr=lr, beta_1=beta_1, beta_2=beta_2))
+                for method in methods]
+    plot = Path(out) / "game.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(plot, game.plot_png(outcomes, f"L_D = xy, L_G = -xy: {steps} steps at lr {lr}"))
+    return GameRun(outcomes, plot)
 
 
 @dataclass

@@ -119,8 +119,9 @@ class SampleWriter(keras.callbacks.Callback):
         self.suffix = suffix
 
     def on_epoch_end(self, epoch, logs=None):
-        with chief_writes(self.directory / f"epoch_{epoch + 1:04d}{self.suffix}", self.model.distribute_strategy) as path:
-            self.write(self.model, path)
+        path = self.directory / f"epoch_{epoch + 1:04d}{self.suffix}"
+        with chief_writes(path, self.model.distribute_strategy) as target:
+            self.write(self.model, target)
 
 
 class NonFiniteLoss(RuntimeError):

@@ -18,6 +18,7 @@ LOSS_FAMILIES = ("minimax", "non-saturating", "wasserstein", "hinge", "least-squ
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 PRECISIONS = ("off", "auto", "float16", "bfloat16")
 JIT = ("auto", "on", "off")
+OPTIMIZERS = ("adam", "optimistic-adam")
 
 RUN, LOSS, HARDWARE, MODEL = "Run", "Loss and regularisers", "Hardware", "Model and data"
 
@@ -71,6 +72,9 @@ class TrainOptions:
     d_lr: float = setting(2e-4, "Discriminator learning rate (TTUR: set it apart from --g-lr).", panel=LOSS)
     beta1: float = setting(0.5, "Adam beta_1.", panel=LOSS)
     beta2: float = setting(0.999, "Adam beta_2.", panel=LOSS)
+    optimizer: str = setting("adam", "Both players' optimizer; optimistic-adam steps twice this update less the "
+                                     "last one (Daskalakis et al. 2018), which damps the players' rotation "
+                                     "(`ganapps toy game`).", choices=OPTIMIZERS, panel=LOSS)
     lr_decay_start: float = setting(1.0, "Fraction of training after which both learning rates decay linearly "
                                          "to 0 (1: constant).", panel=LOSS)
     d_stop: float = setting(1.0, "Fraction of training by which the discriminator stops learning: its "
@@ -85,7 +89,7 @@ class TrainOptions:
                                    choices=PRECISIONS, panel=HARDWARE)
     jit: str = setting("auto", "XLA compilation; auto: on for GPUs and TPUs only.", choices=JIT, panel=HARDWARE)
     steps_per_execution: int = setting(0, "Training steps per call into the compiled graph (0: auto, the largest "
-                                          "divisor of --steps up to 20; 1 under multi-worker).", panel=HARDWARE)
+                                          "divisor of --steps up to 20).", panel=HARDWARE)
     verbose: int | str = setting("auto", "Keras progress output.", flag=False)
 
     def __post_init__(self):
@@ -101,6 +105,7 @@ class TrainOptions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ParameterError(name, f"must be in [0, 1], got {getattr(self, name)}")
         check_choice("loss", self.loss, LOSS_FAMILIES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         check_choice("jit", self.jit, JIT)

@@ -35,6 +35,7 @@ from ganapps.core.errors import GanappsError, Interrupted, interrupted_by_user
 from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
+from ganapps.core.optimizers import make_optimizer
 from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
 
 
@@ -85,10 +86,12 @@ def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
     """Compile with the options' optimizers, regularisers and steps per execution; call inside the strategy
     scope."""
     mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
-    adam = lambda lr: keras.optimizers.Adam(lr, beta_1=options.beta1, beta_2=options.beta2)  # noqa: E731
+    def optimizer(lr):
+        return make_optimizer(options.optimizer, lr, options.beta1, options.beta2)
+
     gan.compile(
-        g_optimizer=adam(learning_rate(options, options.g_lr)),
-        d_optimizer=adam(learning_rate(options, options.d_lr, options.d_steps, options.d_stop)),
+        g_optimizer=optimizer(learning_rate(options, options.g_lr)),
+        d_optimizer=optimizer(learning_rate(options, options.d_lr, options.d_steps, options.d_stop)),
         loss=options.loss,
         d_steps=options.d_steps,
         gp_weight=options.gp_weight,
