@@ -371,3 +371,48 @@ def test_every_command_explains_itself():
         text = invoke("dcgan", command, "--help").stdout
         for word in words:
             assert word in text, (command, word)
+
+
+# ---------------------------------------------------------------------------------------------------- arithmetic
+
+
+def linear_generator(latent_dim=4, seed=0):
+    """G(z) = W z + b as 8x8 images: for it A - B + C on mean latents is A - B + C on the mean images."""
+    z = keras.Input((latent_dim,))
+    dense = keras.layers.Dense(64, kernel_initializer=keras.initializers.RandomNormal(seed=seed),
+                               bias_initializer=keras.initializers.RandomNormal(seed=seed + 1))
+    return lab.Generator.from_keras(keras.Model(z, keras.layers.Reshape((8, 8, 1))(dense(z))), "linear")
+
+
+def test_arithmetic_on_a_linear_generator_equals_the_hand_computation():
+    generator = linear_generator()
+    result = lab.arithmetic(generator, "0,1,2", "#3", "4,5", variants=2, noise=0.25, pool=10, seed=7, classify=False)
+    assert [t.indices.tolist() for t in result.terms] == [[0, 1, 2], [3], [4, 5]]
+    images = generator.generate(generator.latents(10, seed=7))
+    by_hand = images[[0, 1, 2]].mean(0) - images[3] + images[[4, 5]].mean(0)
+    np.testing.assert_allclose(result.results[0], by_hand, atol=1e-5)
+    np.testing.assert_allclose(result.means[1], images[3], atol=1e-6)
+    assert result.results.shape == (3, 8, 8, 1) and not np.allclose(result.results[1], result.results[0])
+    grid, columns = result.grid()
+    assert columns == 4 and grid.shape == (16, 8, 8, 1)  # rows A, B, C (padded), results (padded)
+
+
+def test_arithmetic_terms_are_checked():
+    generator = linear_generator()
+    with pytest.raises(ParameterError, match="b.*indices must lie in 0..9"):
+        lab.arithmetic(generator, "#1", "10,11", "#2", pool=10, classify=False)
+    with pytest.raises(ParameterError, match="a.*give a digit"):
+        lab.arithmetic(generator, "seven", "#1", "#2", pool=10)
+    with pytest.raises(ParameterError, match="classify"):
+        lab.arithmetic(generator, "7:thick", "#1", "#2", pool=10, classify=False)
+
+
+def test_arithmetic_command_writes_the_grid_and_reads_the_results(run, tmp_path):
+    out = tmp_path / "arith.png"
+    summary = json.loads(invoke("dcgan", "arithmetic", run, "--a", "0,1", "--b", "#2", "--c", "3,4", "--variants", 4,
+                                "--pool", 50, "--out", out, "--json").stdout)
+    assert summary["indices"] == {"0,1": [0, 1], "#2": [2], "3,4": [3, 4]}
+    assert len(summary["result_digits"]) == 5 and all(0 <= d <= 9 for d in summary["result_digits"])
+    assert Image.open(out).size[0] > 5 * 32  # five results side by side
+    images = lab.sample(run, 50, seed=0)
+    assert summary["ink"]["b"] == pytest.approx(float(lab.ink(images[2:3])[0]), abs=1e-4)

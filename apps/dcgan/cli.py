@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
 from ganapps.apps.dcgan.recipe import DEFAULTS, INVERT_FEATURES, MODES, Config
 
@@ -100,6 +101,39 @@ def invert(
     console.print(f"distance {result.distance:.5f} (pixels {result.pixel_distance:.5f}, features "
                   f"{result.feature_distance:.5f}); at the start {result.initial_distance:.5f}\n"
                   f"target | reconstruction: {out}")
+
+
+@app.command()
+def arithmetic(
+    model: Path = ModelArgument,
+    a: str = typer.Option("7:thick", "--a", help="Term A: a digit (7), a digit and style (7:thick, 7:thin), or sample "
+                          "indices of the pool (3,17,42 or #42)."),
+    b: str = typer.Option("7:thin", "--b", help="Term B, subtracted (same forms as --a)."),
+    c: str = typer.Option("1:thin", "--c", help="Term C, added (same forms as --a)."),
+    members: int = typer.Option(3, "--members", help="Samples averaged per digit term."),
+    variants: int = typer.Option(8, "--variants", help="Extra results with uniform noise added to A - B + C."),
+    noise: float = typer.Option(0.25, "--noise", help="Half-width of that uniform noise (Radford et al.: 0.25)."),
+    pool: int = typer.Option(2000, "--pool", help="Samples drawn with --seed to choose the terms from."),
+    out: Path = typer.Option(Path("arithmetic.png"), "--out", "-o", help="PNG: rows A, B, C (members, then the "
+                             "mean latent's image) and the results (A - B + C first)."),
+    seed: int = SeedOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Latent arithmetic (Radford et al. 2016): mean latents of three groups of samples, drawn as A - B + C."""
+    lab = _lab()
+    result = lab.arithmetic(model, a, b, c, members, variants, noise, pool, seed)
+    images, columns = result.grid()
+    lab.save_grid(images, out, columns)
+    read = result.result_digits
+    summary = {"a": a, "b": b, "c": c, "indices": {t.spec: t.indices.tolist() for t in result.terms},
+               "result_digits": read.tolist() if read is not None else None, "ink": result.ink, "grid": str(out)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    counts = ", ".join(f"{d}: {n}" for d, n in zip(*np.unique(read, return_counts=True))) if read is not None else "-"
+    console.print(f"{a} - {b} + {c}: the classifier reads the {len(result.results)} results as {counts}\n"
+                  f"ink (mean brightness) A {result.ink['a']:.3f}, B {result.ink['b']:.3f}, C {result.ink['c']:.3f}, "
+                  f"results {result.ink['results']:.3f}\ngrid: {out}")
 
 
 @app.command()

@@ -122,6 +122,104 @@ def write_interpolation(frames: np.ndarray, strip: str | os.PathLike, gif: str |
     return Path(strip), gif
 
 
+@dataclass
+class Term:
+    """One group of `A - B + C`: the pool samples it picked and their mean latent."""
+
+    spec: str
+    indices: np.ndarray  # into the pool drawn with the arithmetic's seed
+    latent: np.ndarray  # the mean of their latents
+
+
+@dataclass
+class Arithmetic:
+    terms: list[Term]  # A, B, C
+    members: np.ndarray  # [3, k, S, S, C]: each term's samples
+    means: np.ndarray  # [3, S, S, C]: the image of each term's mean latent
+    results: np.ndarray  # [1 + variants, S, S, C]: G(zA - zB + zC), then with uniform noise added
+    result_digits: np.ndarray | None  # the digit classifier's reading of each result (None without classifier)
+    ink: dict  # mean brightness of the images of A's, B's, C's mean latents and of the results
+
+    def grid(self) -> np.ndarray:
+        """Rows A, B, C (members, then the mean latent's image) and the result row, padded with black."""
+        width = max(self.members.shape[1] + 1, len(self.results))
+        blank = -np.ones(self.results.shape[1:], np.float32)
+        rows = [list(self.members[k]) + [self.means[k]] for k in range(3)] + [list(self.results)]
+        return np.stack([image for row in rows for image in row + [blank] * (width - len(row))]), width
+
+
+def ink(images: np.ndarray) -> np.ndarray:
+    """Mean brightness in [0, 1] per image (glyphs are white on black, so thicker strokes have more)."""
+    return ((np.asarray(images, np.float64) + 1.0) / 2.0).mean(axis=(1, 2, 3))
+
+
+def _pick(spec: str, digits: np.ndarray | None, confidence: np.ndarray | None, brightness: np.ndarray,
+          members: int, name: str) -> np.ndarray:
+    """The pool indices a term names: `3,17,42` or `#42` (those samples), `7` (the surest 7s), `7:thick` /
+    `7:thin` (of the 7s the classifier is sure of, those with the most / least ink)."""
+    text = spec.strip()
+    if "," in text or text.startswith("#"):
+        try:
+            indices = np.array([int(part) for part in text.lstrip("#").split(",") if part.strip()])
+        except ValueError:
+            raise ParameterError(name, f"{spec!r}: indices are whole numbers, e.g. 3,17,42") from None
+        if not len(indices) or indices.min() < 0 or indices.max() >= len(brightness):
+            raise ParameterError(name, f"{spec!r}: indices must lie in 0..{len(brightness) - 1}")
+        return indices
+    digit, _, style = text.partition(":")
+    if not digit.isdigit() or int(digit) > 9 or style not in ("", "thick", "thin"):
+        raise ParameterError(name, f"{spec!r}: give a digit (7), a digit and a style (7:thick, 7:thin) or sample "
+                                   "indices (3,17,42)")
+    candidates = np.flatnonzero((digits == int(digit)) & (confidence > 0.9))
+    if len(candidates) < members:
+        raise GanappsError(f"{name} {spec!r}: only {len(candidates)} confident samples of digit {digit} in the pool; "
+                           "draw a larger pool (pool) or name sample indices")
+    order = {"": -confidence, "thick": -brightness, "thin": brightness}[style][candidates]
+    return candidates[np.argsort(order, kind="stable")[:members]]
+
+
+def arithmetic(model: Model, a: str, b: str, c: str, members: int = 3, variants: int = 8, noise: float = 0.25,
+               pool: int = 2000, seed: int = 0, classify: bool = True) -> Arithmetic:
+    """Latent arithmetic (Radford et al. 2016, "vector arithmetic on face samples"): the mean latents of three
+    groups of samples, combined as A - B + C, drawn with `variants` more images at uniform noise +-`noise`.
+
+    Each term is a group of `pool` samples drawn with `seed`, named by digit and style (`7`, `7:thick`, `7:thin`,
+    read by the offline digit classifier and by ink) or by sample indices (`3,17,42`, needing no classifier).
+    """
+    check_at_least("members", members, 1)
+    check_at_least("variants", variants, 0)
+    check_at_least("pool", pool, 1)
+    generator = runs.open_model(APP, model)
+    latents = generator.latents(pool, seed)
+    images = generator.generate(latents)
+    brightness = ink(images)
+    digits = confidence = None
+    if classify:
+        probabilities = metrics.compute_features(digit_extractor(), images, value_range=(-1.0, 1.0))[1]
+        digits, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    elif not all("," in spec or spec.strip().startswith("#") for spec in (a, b, c)):
+        raise ParameterError("classify", "terms named by digit need the digit classifier; name sample indices")
+    terms = []
+    for name, spec in (("a", a), ("b", b), ("c", c)):
+        indices = _pick(spec, digits, confidence, brightness, members, name)
+        terms.append(Term(spec, indices, latents[indices].mean(axis=0)))
+    target = terms[0].latent - terms[1].latent + terms[2].latent
+    jitter = np.random.default_rng(seed + 1).uniform(-noise, noise, (variants, len(target)))
+    results = generator.generate(np.concatenate([target[None], target + jitter]).astype(np.float32))
+    means = generator.generate(np.stack([t.latent for t in terms]).astype(np.float32))
+    size = max(len(t.indices) for t in terms)
+    member_images = -np.ones((3, size, *images.shape[1:]), np.float32)
+    for k, term in enumerate(terms):
+        member_images[k, : len(term.indices)] = images[term.indices]
+    result_digits = None
+    if classify:
+        result_digits = metrics.compute_features(digit_extractor(), results, value_range=(-1.0, 1.0))[1].argmax(1)
+    mean_ink = ink(means)
+    return Arithmetic(terms, member_images, means, results, result_digits,
+                      {"a": float(mean_ink[0]), "b": float(mean_ink[1]), "c": float(mean_ink[2]),
+                       "results": float(ink(results).mean())})
+
+
 def digit_classifier_path() -> Path:
     """Where the digit classifier is kept between runs: $XDG_CACHE_HOME/ganapps/dcgan (~/.cache/ganapps/dcgan)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
