@@ -172,8 +172,8 @@ def _pick(spec: str, digits: np.ndarray | None, confidence: np.ndarray | None, b
                                    "indices (3,17,42)")
     candidates = np.flatnonzero((digits == int(digit)) & (confidence > 0.9))
     if len(candidates) < members:
-        raise GanappsError(f"{name} {spec!r}: only {len(candidates)} confident samples of digit {digit} in the pool; "
-                           "draw a larger pool (pool) or name sample indices")
+        raise ParameterError("pool", f"{len(brightness)} samples hold only {len(candidates)} confident {digit}s for "
+                                     f"{name}={spec!r}; draw more or name sample indices")
     order = {"": -confidence, "thick": -brightness, "thin": brightness}[style][candidates]
     return candidates[np.argsort(order, kind="stable")[:members]]
 
@@ -194,8 +194,9 @@ def arithmetic(model: Model, a: str, b: str, c: str, members: int = 3, variants:
     images = generator.generate(latents)
     brightness = ink(images)
     digits = confidence = None
+    reader = digit_extractor() if classify else None
     if classify:
-        probabilities = metrics.compute_features(digit_extractor(), images, value_range=(-1.0, 1.0))[1]
+        probabilities = metrics.compute_features(reader, images, value_range=(-1.0, 1.0))[1]
         digits, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
     elif not all("," in spec or spec.strip().startswith("#") for spec in (a, b, c)):
         raise ParameterError("classify", "terms named by digit need the digit classifier; name sample indices")
@@ -213,7 +214,7 @@ def arithmetic(model: Model, a: str, b: str, c: str, members: int = 3, variants:
         member_images[k, : len(term.indices)] = images[term.indices]
     result_digits = None
     if classify:
-        result_digits = metrics.compute_features(digit_extractor(), results, value_range=(-1.0, 1.0))[1].argmax(1)
+        result_digits = metrics.compute_features(reader, results, value_range=(-1.0, 1.0))[1].argmax(1)
     mean_ink = ink(means)
     return Arithmetic(terms, member_images, means, results, result_digits,
                       {"a": float(mean_ink[0]), "b": float(mean_ink[1]), "c": float(mean_ink[2]),
