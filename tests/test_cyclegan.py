@@ -408,3 +408,168 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path, monkeypatch, capsys):
         assert message in main_error(monkeypatch, capsys, *args)
     error = main_error(monkeypatch, capsys, "cyclegan", "translate", tmp_path / "ok", run, "--direction", "a2c")
     assert "--direction" in error and "a2c" in error
+
+
+# ---------------------------------------------------------------------------------------------- paired (pix2pix)
+
+
+def write_side_by_side(folder, count, seed=0, height=24):
+    """Images whose right half is the left half's negative: A|B pairs with a known mapping."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        left = rng.integers(0, 256, (height, height, 3), dtype=np.uint8)
+        Image.fromarray(np.concatenate([left, 255 - left], axis=1)).save(folder / f"{k:02d}.png")
+    return folder
+
+
+def test_paired_sources_keep_pairs_aligned(tmp_path):
+    paired = D.synthetic(6, SIZE, paired=True)
+    assert paired.paired and np.array_equal(paired.b[2], D.render(D.scenes(6, seed=0)[2], D.OUTLINED, SIZE))
+    assert np.array_equal(paired.a, D.synthetic(6, SIZE).a)  # the A side is the unpaired run's
+    # Side-by-side images, directly in a folder (a tenth held out) or in train/ with test/ beside it.
+    write_side_by_side(tmp_path / "flat", 10)
+    source = D.resolve(str(tmp_path / "flat"))
+    train, test = D.load(source, SIZE, paired=True), D.load(source, SIZE, held_out=True)
+    assert source.kind == "side_by_side" and (len(train.a), len(test.a)) == (9, 1) and test.paired
+    np.testing.assert_allclose(train.a.astype(int) + train.b.astype(int), 255, atol=3)  # bicubic rounding
+    write_side_by_side(tmp_path / "sets" / "train", 4)
+    write_side_by_side(tmp_path / "sets" / "val", 2, seed=1)
+    source = D.resolve(str(tmp_path / "sets"))
+    assert source.folders[2].endswith("val") and D.load(source, SIZE, held_out=True).a.shape[0] == 2
+    # Two folders pair by file name, whatever the order on disk; an image without a partner is named.
+    images = write_images(tmp_path / "A", 3)
+    (tmp_path / "B").mkdir()
+    for k, name in enumerate(("02", "00", "01")):
+        Image.open(images / f"{name}.png").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "B" / f"{name}.png")
+    both = D.load(D.resolve(None, tmp_path / "A", tmp_path / "B"), 36, paired=True, held_out=False)
+    assert (len(both.a), both.paired) == (2, True)  # a tenth (one) held out
+    np.testing.assert_allclose(both.a[:, :, ::-1].astype(int), both.b.astype(int), atol=2)
+    Image.open(images / "00.png").save(tmp_path / "B" / "extra.png")
+    with pytest.raises(GanappsError, match=r"B/extra: has no partner of the same name .*\(1 unmatched\)"):
+        D.load(D.resolve(None, tmp_path / "A", tmp_path / "B"), SIZE, paired=True)
+    with pytest.raises(ParameterError, match="^paired horse2zebra: TensorFlow Datasets' cycle_gan sets are unpaired"):
+        D.load(D.resolve("horse2zebra"), SIZE, paired=True)
+    with pytest.raises(ParameterError, match="^image_size must be a power of two for the paired U-Net"):
+        lab.Config(paired=True, image_size=48)
+
+
+def test_paired_batches_give_both_images_one_crop_and_mirror():
+    ramp = np.tile(np.arange(SIZE, dtype=np.uint8)[None, :, None] * 8, (SIZE, 1, 3))
+    a = np.stack([ramp + k for k in range(8)])
+    domains = D.Domains(a, 255 - a, ("a", "b"), "ramp", paired=True)
+    for jitter in (False, True):
+        batches = list(D.paired_batches(domains, 4, seed=3, jitter=jitter).take(3))
+        for x, y in batches:
+            np.testing.assert_allclose(x.numpy(), -y.numpy(), atol=1e-5)  # B = negative of A, after augmenting
+        flips = [x[:, 0, 0, 0].numpy() > x[:, 0, -1, 0].numpy() for x, _ in batches]
+        assert 0 < np.concatenate(flips).sum() < 12
+        again = next(iter(D.paired_batches(domains, 4, seed=3, start_step=2, jitter=jitter)))
+        np.testing.assert_array_equal(again[0].numpy(), batches[2][0].numpy())  # resumable
+    with pytest.raises(GanappsError, match="not aligned pairs"):
+        D.paired_batches(D.Domains(a, a[:3], ("a", "b"), "x"), 2, 0)
+
+
+def test_unet_shapes_and_skips():
+    g = models.unet_generator(SIZE, width=4)
+    x = tf.random.uniform((2, SIZE, SIZE, 3), -1, 1)
+    assert g(x).shape == x.shape
+    downs = [layer for layer in g.layers if type(layer) is keras.layers.Conv2D]
+    assert [layer.output.shape[1] for layer in downs] == [16, 8, 4, 2, 1]  # halved down to 1x1
+    assert sum(isinstance(layer, keras.layers.Concatenate) for layer in g.layers) == 4  # a skip per level above 1x1
+    # The critic sees input and output stacked: 6 channels.
+    _, critics = models.paired_networks(SIZE, width=4)
+    assert critics.get_layer("d_b").inputs[0].shape[-1] == 6
+
+
+def tiny_pix2pix(**kwargs):
+    keras.utils.set_random_seed(1)
+    gan = models.Pix2Pix(*models.paired_networks(SIZE, width=2), seed=3, **kwargs)
+    gan.compile(keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01), loss="least-squares", adversarial_weight=2.0)
+    return gan
+
+
+def test_pix2pix_losses_by_hand():
+    gan = tiny_pix2pix()
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32) for _ in range(2))
+    batch = Batch((tf.constant(a), tf.constant(b)))
+    g, f = gan.g_ab(a).numpy(), gan.g_ba(b).numpy()
+    d_a = lambda condition, image: gan.d_a(np.concatenate([condition, image], -1)).numpy()
+    d_b = lambda condition, image: gan.d_b(np.concatenate([condition, image], -1)).numpy()
+    g_terms, _ = gan.generator_terms(batch)
+    assert float(g_terms["l1"]) == pytest.approx(100 * (np.abs(g - b).mean() + np.abs(f - a).mean()), rel=1e-5)
+    adversarial = np.mean((d_a(b, f) - 1) ** 2) + np.mean((d_b(a, g) - 1) ** 2)
+    assert float(g_terms["g_adv"]) == pytest.approx(adversarial, rel=1e-5)
+    # Each critic judges the true pair against the translated one, under the same condition.
+    expected = (0.5 * np.mean((d_a(b, a) - 1) ** 2) + 0.5 * np.mean(d_a(b, f) ** 2)
+                + 0.5 * np.mean((d_b(a, b) - 1) ** 2) + 0.5 * np.mean(d_b(a, g) ** 2))
+    assert float(gan.discriminator_terms(batch)["d_adv"]) == pytest.approx(expected, rel=1e-5)
+    # Swapping the condition changes the judgement: the critic is conditional.
+    assert not np.allclose(d_b(a, b), d_b(b, b))
+
+
+def test_pix2pix_download_is_cached_and_fails_offline_in_one_line(tmp_path, monkeypatch):
+    import keras.utils
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    source = D.resolve("pix2pix:facades")
+    assert (source.kind, source.names) == ("pix2pix", ("photo", "labels"))
+    with pytest.raises(GanappsError, match="^pix2pix:facades: not in the Keras cache .* pass a folder"):
+        D.load(source, SIZE, download=False)
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(GanappsError, match=r"could not download http://efrosgans.*facades.tar.gz \(Exception\)"):
+        D.load(source, SIZE)
+
+    def unpacked(name, url, extract, cache_dir):  # what get_file leaves in the cache, without the network
+        folder = tmp_path / "keras" / "datasets" / f"{name}_extracted"
+        write_side_by_side(folder / "facades" / "train", 3)
+        write_side_by_side(folder / "facades" / "test", 2, seed=1)
+        assert url == D.PIX2PIX_URL.format(name="facades") and extract
+        return str(folder)
+
+    monkeypatch.setattr(keras.utils, "get_file", unpacked)
+    train = D.load(source, SIZE)
+    assert train.paired and train.a.shape == (3, SIZE, SIZE, 3) and train.names == ("photo", "labels")
+    monkeypatch.setattr(keras.utils, "get_file", offline)  # now cached: no second download
+    assert D.load(source, SIZE, held_out=True, download=False).a.shape[0] == 2
+    with pytest.raises(GanappsError, match="unknown pix2pix set"):
+        D.resolve("pix2pix:nope")
+
+
+@pytest.mark.slow
+def test_pix2pix_beats_cyclegan_on_the_synthetic_truth(tmp_path):
+    """The pairs are what pix2pix adds: on equal small budgets it lands far closer to the true mapping."""
+    common = ["--scenes", 200, "--image-size", SIZE, "--width", 8, "--batch-size", 2, "--epochs", 1, "--steps", 400,
+              "--strategy", "default"]
+    invoke("cyclegan", "train", "--out", tmp_path / "unpaired", "--blocks", 1, *common)
+    invoke("cyclegan", "train", "--out", tmp_path / "paired", "--paired", *common)
+    result = invoke("cyclegan", "evaluate", tmp_path / "paired", "--versus", tmp_path / "unpaired", "--num", 20,
+                    "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    psnr = {(r["direction"], r["model"]): r["psnr"] for r in rows if "psnr" in r}
+    assert set(psnr) == {(d, m) for d in ("a2b", "b2a") for m in ("pix2pix", "cyclegan", "identity")}
+    for direction in ("a2b", "b2a"):
+        assert psnr[direction, "pix2pix"] > psnr[direction, "cyclegan"] + 3.0, psnr
+    assert rows[-1]["psnr_gain_a2b"] == pytest.approx(psnr["a2b", "pix2pix"] - psnr["a2b", "identity"])
+
+
+def test_paired_run_is_scored_beside_the_unpaired_one(run, tmp_path):
+    out = tmp_path / "paired"
+    invoke("cyclegan", "train", "--paired", "--out", out, "--scenes", 8, *TINY)
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["paired"] is True and config["l1_weight"] == 100.0
+    assert (out / "export" / "cyclegan" / "b2a" / "1" / "saved_model.pb").exists()
+    rows = [json.loads(line) for line in
+            invoke("cyclegan", "evaluate", out, "--versus", run, "--versus", run / "export" / "cyclegan",
+                   "--num", 4, "--json").stdout.splitlines()]
+    assert [r["model"] for r in rows if r.get("direction") == "a2b"] == ["pix2pix", "cyclegan", "model", "identity"]
+    # The unpaired run's checkpoint and its export translate alike.
+    by = {(r["direction"], r["model"]): r["psnr"] for r in rows[:-1]}
+    assert by["b2a", "cyclegan"] == pytest.approx(by["b2a", "model"], abs=1e-3)
+    table = invoke("cyclegan", "evaluate", out, "--versus", run, "--num", 4).stdout
+    assert "pix2pix" in table and "cyclegan" in table

@@ -1,5 +1,6 @@
-"""CycleGAN as the core sees it: both generators and critics, unpaired jittered batches, a grid per epoch, both
-generators exported (`a2b/` and `b2a/`), and the `Translator` that inference opens."""
+"""CycleGAN (and, with `paired`, pix2pix) as the core sees it: both generators and critics, unpaired (or paired)
+jittered batches, a grid per epoch, both generators exported (`a2b/` and `b2a/`), and the `Translator` that
+inference opens."""
 
 from __future__ import annotations
 
@@ -84,36 +85,46 @@ def prepare(config: Config) -> Config:
              else dict(data=found.spec))
     return replace(
         config, **where,
-        blocks=default_blocks(config.image_size) if config.blocks is None else config.blocks,
-        width=default_width(config.image_size) if config.width is None else config.width,
+        blocks=default_blocks(config.image_size) if config.blocks is None and not config.paired else config.blocks,
+        width=default_width(config.image_size, config.paired) if config.width is None else config.width,
         jitter=found.kind != "synthetic" if config.jitter is None else config.jitter,
     )
 
 
 def load_domains(config: Config, held_out: bool = False, download: bool = True) -> D.Domains:
-    """The training images of both domains (or the held-out ones the sample grid shows)."""
+    """The training images of both domains (aligned pairs for a paired config), or the held-out ones the sample
+    grid shows."""
     return D.load(source(config), config.image_size, held_out=held_out, scenes_count=config.scenes,
-                  test_scenes=TEST_SCENES, download=download)
+                  test_scenes=TEST_SCENES, download=download, paired=config.paired and not held_out)
 
 
-def build(config: Config, options: TrainOptions) -> models.CycleGAN:
-    """The compiled CycleGAN of a prepared `config`."""
+def method(config: Config) -> str:
+    """What a run trains: `pix2pix` (paired) or `cyclegan`."""
+    return "pix2pix" if config.paired else "cyclegan"
+
+
+def build(config: Config, options: TrainOptions) -> models.TwoWayGAN:
+    """The compiled CycleGAN (or, paired, pix2pix) of a prepared `config`."""
     for name in ("gp_weight", "r1_weight", "feature_matching"):
         if getattr(options, name):
-            raise ParameterError(name, "is not supported by cyclegan (two critics judge pooled images)")
+            raise ParameterError(name, f"is not supported by {method(config)} (two critics judge patches)")
     if options.pack != 1:
-        raise ParameterError("pack", "must be 1: CycleGAN's PatchGAN judges single images")
-    generators, critics = models.cycle_networks(config.image_size, config.blocks, config.width)
-    gan = models.CycleGAN(generators, critics, cycle_weight=config.cycle_weight,
-                          identity_weight=config.identity_weight, pool_size=config.pool_size,
-                          ema_decay=options.ema or None, seed=options.seed)
+        raise ParameterError("pack", "must be 1: the PatchGANs judge single images")
+    common = dict(ema_decay=options.ema or None, seed=options.seed)
+    if config.paired:
+        gan = models.Pix2Pix(*models.paired_networks(config.image_size, config.width), l1_weight=config.l1_weight,
+                             **common)
+    else:
+        generators, critics = models.cycle_networks(config.image_size, config.blocks, config.width)
+        gan = models.CycleGAN(generators, critics, cycle_weight=config.cycle_weight,
+                              identity_weight=config.identity_weight, pool_size=config.pool_size, **common)
     return compile_gan(gan, options, adversarial_weight=ADVERSARIAL_WEIGHT)
 
 
 def dataset(config: Config, options: TrainOptions, start_step: int, domains: D.Domains | None = None
             ) -> tf.data.Dataset:
-    return D.unpaired_batches(domains or load_domains(config), options.batch_size, options.seed, start_step,
-                              config.jitter)
+    batches = D.paired_batches if config.paired else D.unpaired_batches
+    return batches(domains or load_domains(config), options.batch_size, options.seed, start_step, config.jitter)
 
 
 def sample_grid(gan: models.CycleGAN, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from ganapps.options import (
     DownloadOption,
     JsonOption,
     add_export_command,
+    existing_model,
     existing_path,
     choices,
     config_options,
@@ -36,8 +37,9 @@ from ganapps.options import (
 )
 
 app = typer.Typer(
-    help="CycleGAN (Zhu et al. 2017): unpaired image-to-image translation. Train on a synthetic pair of styles with "
-         "a known true mapping, a TensorFlow Datasets cycle_gan set (photos2monet, horse2zebra, ...) or two "
+    help="CycleGAN (Zhu et al. 2017): unpaired image-to-image translation, and with --paired pix2pix (Isola et al. "
+         "2017) for aligned pairs. Train on a synthetic pair of styles with a known true mapping, a TensorFlow "
+         "Datasets cycle_gan set (photos2monet, horse2zebra, ...), a pix2pix set (pix2pix:facades, ...) or "
          "folders; translate, evaluate (PSNR against the truth, or FID/KID) and export both generators.",
     no_args_is_help=True,
 )
@@ -59,8 +61,8 @@ def train(
     config=None,
     options=None,
 ) -> None:
-    """Train both generators and critics; writes a sample grid per epoch (rows: a, G(a), F(G(a)), b, F(b),
-    G(F(b))), checkpoints and both generators as SavedModels."""
+    """Train both generators and critics (CycleGAN, or pix2pix with --paired); writes a sample grid per epoch
+    (rows: a, G(a), F(G(a)), b, F(b), G(F(b))), checkpoints and both generators as SavedModels."""
     start = time.perf_counter()
     run = _lab().train(replace(config, data=dataset, jitter=jitter), options, download=download)
     console.print(f"trained in {time.perf_counter() - start:.0f} s (A = {run.names[0]}, B = {run.names[1]})\n"
@@ -100,12 +102,17 @@ def evaluate(
                             "held out; the count used is printed)."),
     extractor: str = typer.Option("inception", "--extractor", help="Real data: features of FID/KID; 'inception' "
                                   "(InceptionV3 ImageNet weights in the Keras cache) or a .keras model path."),
+    versus: list[str] = typer.Option([], "--versus", help="Another model to score on the same images, in the same "
+                                     "table (repeat for more), e.g. a pix2pix run beside a CycleGAN one.",
+                                     show_default=False, metavar="MODEL",
+                                     callback=lambda values: [existing_model(v) for v in values]),
     download: bool = DownloadOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Both directions beside the identity baseline G(x) = x: on the synthetic pair PSNR/SSIM against the true
-    mapping (higher is better), on real data FID/KID against the held-out target domain (lower is better)."""
-    result = _lab().evaluate(model, data, domain_a, domain_b, num, extractor, download)
+    """Both directions beside the identity baseline G(x) = x: on aligned held-out pairs (the synthetic pair,
+    side-by-side images) PSNR/SSIM against the truth (higher is better), on other real data FID/KID against the
+    held-out target domain (lower is better)."""
+    result = _lab().evaluate(model, data, domain_a, domain_b, num, extractor, download, versus)
     if as_json:
         for row in result.as_dicts():
             print(json.dumps(row), flush=True)

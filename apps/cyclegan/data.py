@@ -11,20 +11,29 @@
   is `cycle_gan/monet2photo` swapped. `tfds:` and `cycle_gan/` prefixes are optional.
 - folders: `--domain-a DIR --domain-b DIR` (a fixed tenth of each is held out for `evaluate`), or one folder in
   the CycleGAN layout `trainA/ trainB/ testA/ testB/` (without the test folders, a tenth is held out).
+- side-by-side pairs, pix2pix's layout: a folder of images that each show A on the left and B on the right,
+  directly or in `train/` (and `test/` or `val/`); `pix2pix:facades` (or `maps`, `cityscapes`, `edges2shoes`,
+  `edges2handbags`) downloads one of the paper's sets in that layout.
+
+Paired training (`load(..., paired=True)`, pix2pix) needs aligned images: the synthetic scenes rendered in both
+styles, side-by-side images, or two folders whose files have the same names.
 
 Every source becomes a `Domains` pair of uint8 `[N, S, S, 3]` arrays held in memory, so bad files fail before
 training starts, and `unpaired_batches` streams resumable batches from them: each domain shuffled on its own, and
 the paper's jitter (resize to 286/256 of the size, random crop back) and mirroring drawn statelessly from the seed
-and the step, so a resumed run sees exactly what an uninterrupted one would.
+and the step, so a resumed run sees exactly what an uninterrupted one would; `paired_batches` keeps each pair
+together, with one crop and mirror for both images.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.cyclegan.recipe import JITTER_SCALE
@@ -32,7 +41,7 @@ from PIL import Image, ImageDraw
 
 from ganapps.core.data import AUTOTUNE, TFDS_PREFIX, load_tfds, shuffled_index_batches, to_float
 from ganapps.core.errors import GanappsError, ParameterError
-from ganapps.core.images import list_images, load_image
+from ganapps.core.images import IMAGE_SUFFIXES, list_images, load_image
 
 SYNTHETIC = "synthetic"
 HELD_OUT_FRACTION = 0.1  # of a folder pair without test folders: always the same images
@@ -40,6 +49,11 @@ HELD_OUT_FRACTION = 0.1  # of a folder pair without test folders: always the sam
 # The `cycle_gan` configs of TensorFlow Datasets (4.9), A2B as stored.
 TFDS_CONFIGS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
                 "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower")
+# pix2pix's own sets (Isola et al. 2017), side-by-side A|B images; the names say what the left and right halves are.
+PIX2PIX_PREFIX = "pix2pix:"
+PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
+PIX2PIX_SETS = {"facades": ("photo", "labels"), "cityscapes": ("photo", "labels"), "maps": ("aerial", "map"),
+                "edges2shoes": ("edges", "shoes"), "edges2handbags": ("edges", "handbags")}
 INSTEAD = ("Download it once on a machine with network access (tfds build), pass two folders (domain_a and "
            "domain_b) or a folder with trainA/ trainB/ testA/ testB/, or use the synthetic default")
 
@@ -51,12 +65,13 @@ INSTEAD = ("Download it once on a machine with network access (tfds build), pass
 class Source:
     """A resolved data source: what to load for each domain, and what the domains are called."""
 
-    kind: str  # "synthetic", "tfds" or "folders"
+    kind: str  # "synthetic", "tfds", "folders", "side_by_side" or "pix2pix" (downloaded side by side)
     spec: str  # what the user named, as written into the run's config
     names: tuple[str, str]  # domain A's and B's names
     tfds_name: str | None = None  # e.g. "cycle_gan/monet2photo"
     swap: bool = False  # tfds: A is the stored B
-    folders: tuple[str | None, ...] = (None, None, None, None)  # trainA, trainB, testA, testB
+    folders: tuple[str | None, ...] = (None, None, None, None)  # trainA, trainB, testA, testB; side by side:
+    # (train, None, test, None)
 
 
 def _reverse(config: str) -> str | None:
@@ -109,6 +124,12 @@ def resolve(data: str | None = SYNTHETIC, domain_a: str | Path | None = None,
     path = Path(data).expanduser()
     if path.is_dir():
         return _layout(path)
+    if data.startswith(PIX2PIX_PREFIX):
+        name = data.removeprefix(PIX2PIX_PREFIX)
+        if name not in PIX2PIX_SETS:
+            raise GanappsError(f"{data}: unknown pix2pix set; pass one of {', '.join(PIX2PIX_SETS)}, or a folder "
+                               "of side-by-side A|B images")
+        return Source("pix2pix", data, PIX2PIX_SETS[name])
     name = data.removeprefix(TFDS_PREFIX).removeprefix("cycle_gan/")
     known = tfds_names()
     if name in known:
@@ -122,17 +143,53 @@ def resolve(data: str | None = SYNTHETIC, domain_a: str | Path | None = None,
 
 
 def _layout(root: Path) -> Source:
-    """A folder with trainA/ and trainB/ (and optionally testA/ and testB/)."""
+    """A folder with trainA/ and trainB/ (and optionally testA/ and testB/), or of side-by-side A|B images
+    (directly, or in train/ with test/ or val/ beside it)."""
     sub = {name: root / name for name in ("trainA", "trainB", "testA", "testB")}
     missing = [name for name in ("trainA", "trainB") if not sub[name].is_dir()]
+    if missing and (root / "train").is_dir():
+        return _side_by_side(root / "train")
+    if missing and any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir()):
+        return _side_by_side(root, split=False)
     if missing:
         raise GanappsError(f"{root}: expected the CycleGAN layout trainA/ trainB/ [testA/ testB/]; missing "
-                           f"{' and '.join(missing)} (or pass two folders as domain_a and domain_b)")
+                           f"{' and '.join(missing)} (or pass two folders as domain_a and domain_b, or a folder of "
+                           "side-by-side A|B images)")
     tests = (sub["testA"], sub["testB"])
     has_tests = all(t.is_dir() for t in tests)
     folders = (sub["trainA"], sub["trainB"], *(tests if has_tests else (None, None)))
     resolved = tuple(str(f.resolve()) if f else None for f in folders)
     return Source("folders", str(root.resolve()), ("A", "B"), folders=resolved)
+
+
+def _side_by_side(train: Path, split: bool = True) -> Source:
+    """Side-by-side images in `train` (held out: `test/` or `val/` beside it, when `split`; else a tenth)."""
+    test = next((train.parent / name for name in ("test", "val") if (train.parent / name).is_dir()), None)
+    test = test if split else None
+    root = train.parent if split else train
+    return Source("side_by_side", str(root.resolve()), ("A", "B"),
+                  folders=(str(train.resolve()), None, str(test.resolve()) if test else None, None))
+
+
+def download_pix2pix(source: Source, download: bool = True) -> Source:
+    """The side-by-side folder of a pix2pix set, from the Keras cache (downloaded into it when missing and
+    `download`), with one-line errors for offline users."""
+    name = source.spec.removeprefix(PIX2PIX_PREFIX)
+    url = PIX2PIX_URL.format(name=name)
+    cache = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    unpacked = cache / "datasets" / f"{name}.tar.gz_extracted" / name  # where Keras 3 unpacks the archive
+    if not unpacked.is_dir():
+        if not download:
+            raise GanappsError(f"{source.spec}: not in the Keras cache ({cache}) and downloading is off; pass a "
+                               "folder of side-by-side A|B images instead")
+        try:
+            unpacked = Path(keras.utils.get_file(f"{name}.tar.gz", url, extract=True, cache_dir=str(cache))) / name
+        except Exception as error:  # get_file turns URL errors into a bare Exception
+            raise GanappsError(f"{source.spec}: could not download {url} ({type(error).__name__}); download and "
+                               "unpack it elsewhere and pass its folder of side-by-side A|B images") from error
+    if not (unpacked / "train").is_dir():
+        raise GanappsError(f"{source.spec}: the download from {url} did not unpack to {unpacked}")
+    return replace(_side_by_side(unpacked / "train"), spec=source.spec, names=source.names)
 
 
 # ---------------------------------------------------------------------------------------------- synthetic pair
@@ -187,17 +244,19 @@ def render(scene, style: Style, size: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def synthetic(count: int, size: int, held_out: bool = False) -> Domains:
-    """Training domains (A and B from different scenes) or held-out pairs (the same scenes in both styles)."""
+def synthetic(count: int, size: int, held_out: bool = False, paired: bool = False) -> Domains:
+    """Training domains (A and B from different scenes; with `paired`, the same scenes in both styles) or
+    held-out pairs (the same scenes in both styles, never trained on)."""
     if held_out:
         shown = scenes(count, seed=2)
         a, b = shown, shown
     else:
-        a, b = scenes(count, seed=0), scenes(count, seed=1)
+        a = scenes(count, seed=0)
+        b = a if paired else scenes(count, seed=1)
     images = [np.stack([render(s, style, size) for s in group]) for group, style in ((a, FLAT), (b, OUTLINED))]
     for array in images:
         array.flags.writeable = False
-    return Domains(images[0], images[1], ("flat", "outlined"), SYNTHETIC, paired=held_out)
+    return Domains(images[0], images[1], ("flat", "outlined"), SYNTHETIC, paired=held_out or paired)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -205,7 +264,8 @@ def synthetic(count: int, size: int, held_out: bool = False) -> Domains:
 
 @dataclass(frozen=True)
 class Domains:
-    """uint8 images of each domain, `[N, S, S, 3]`; `paired` when a[i] and b[i] show one scene (synthetic tests)."""
+    """uint8 images of each domain, `[N, S, S, 3]`; `paired` when a[i] and b[i] show one scene (the synthetic
+    held-out scenes, side-by-side images, paired training)."""
 
     a: np.ndarray
     b: np.ndarray
@@ -230,6 +290,32 @@ def fit(image: np.ndarray | tf.Tensor, size: int) -> np.ndarray:
 def _folder(folder: str, size: int) -> np.ndarray:
     files = list_images(folder)
     return np.stack([fit(load_image(path, channels=3), size).numpy() for path in files])
+
+
+def _matched_folders(folder_a: str, folder_b: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The images of two folders paired by their paths below each folder (without the suffix)."""
+    files = [{p.relative_to(f).with_suffix(""): p for p in list_images(f)} for f in (folder_a, folder_b)]
+    for folder, own, other in ((folder_a, files[0], files[1]), (folder_b, files[1], files[0])):
+        unmatched = sorted(set(own) - set(other))
+        if unmatched:
+            raise GanappsError(f"{Path(folder) / unmatched[0]}: has no partner of the same name in the other "
+                               f"domain's folder ({len(unmatched)} unmatched); paired training needs aligned pairs")
+    names = sorted(files[0])
+    return tuple(np.stack([fit(load_image(images[n], channels=3), size).numpy() for n in names])
+                 for images in files)
+
+
+def _halves(folder: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Side-by-side images split into their left (A) and right (B) halves."""
+    a, b = [], []
+    for path in list_images(folder):
+        image = load_image(path, channels=3)
+        width = image.shape[1] // 2
+        if width < 1:
+            raise GanappsError(f"{path}: {image.shape[1]} pixels wide; side-by-side pairs need A and B halves")
+        a.append(fit(image[:, :width], size).numpy())
+        b.append(fit(image[:, width : 2 * width], size).numpy())
+    return np.stack(a), np.stack(b)
 
 
 def _held_out(count: int) -> np.ndarray:
@@ -257,23 +343,37 @@ def _tfds(source: Source, split: str, size: int, download: bool, data_dir: str |
 
 
 def load(source: Source, size: int, held_out: bool = False, scenes_count: int = 1000, test_scenes: int = 200,
-         download: bool = True, data_dir: str | None = None) -> Domains:
+         download: bool = True, data_dir: str | None = None, paired: bool = False) -> Domains:
     """Training (or held-out) images of both domains at `size` x `size`; read afresh on every call (only the
-    synthetic scenes, a pure function of their count and size, are cached), so a folder's new images are seen."""
+    synthetic scenes, a pure function of their count and size, are cached), so a folder's new images are seen.
+    `paired`: a[i] and b[i] must show the same scene (refused for sources that cannot say which images pair)."""
     if source.kind == "synthetic":
-        return synthetic(test_scenes if held_out else scenes_count, size, held_out)
+        return synthetic(test_scenes if held_out else scenes_count, size, held_out, paired)
     if source.kind == "tfds":
+        if paired:
+            raise ParameterError("paired", f"{source.spec}: TensorFlow Datasets' cycle_gan sets are unpaired; "
+                                 f"use a pix2pix set ({PIX2PIX_PREFIX}facades, ...) or a folder of pairs")
         splits = ("testA", "testB") if held_out else ("trainA", "trainB")
         if source.swap:
             splits = splits[::-1]
         a, b = (_tfds(source, split, size, download, data_dir) for split in splits)
         return Domains(a, b, source.names, source.spec)
+    if source.kind == "pix2pix":
+        source = download_pix2pix(source, download)
     train_a, train_b, test_a, test_b = source.folders
+    if source.kind in ("side_by_side", "pix2pix"):
+        if test_a is not None:
+            a, b = _halves(test_a if held_out else train_a, size)
+        else:
+            a, b = (_split(half, train_a, held_out) for half in _halves(train_a, size))
+        return Domains(a, b, source.names, source.spec, paired=True)
+    read = (lambda fa, fb: _matched_folders(fa, fb, size)) if paired else \
+        (lambda fa, fb: (_folder(fa, size), _folder(fb, size)))
     if test_a is not None:
-        a, b = (_folder(f, size) for f in ((test_a, test_b) if held_out else (train_a, train_b)))
+        a, b = read(*((test_a, test_b) if held_out else (train_a, train_b)))
     else:
-        a, b = (_split(_folder(f, size), f, held_out) for f in (train_a, train_b))
-    return Domains(a, b, source.names, source.spec)
+        a, b = (_split(images, f, held_out) for images, f in zip(read(train_a, train_b), (train_a, train_b)))
+    return Domains(a, b, source.names, source.spec, paired=paired)
 
 
 # ---------------------------------------------------------------------------------------------- batches
@@ -315,4 +415,24 @@ def unpaired_batches(domains: Domains, batch_size: int, seed: int, start_step: i
         return tuple(out)
 
     dataset = tf.data.Dataset.zip((steps, *indices))
+    return dataset.map(batch, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
+
+
+def paired_batches(domains: Domains, batch_size: int, seed: int, start_step: int = 0, jitter: bool = False,
+                   mirror: bool = True) -> tf.data.Dataset:
+    """Endless resumable batches `(a, b)` of aligned pairs in [-1, 1]: one shuffle for both domains, and each
+    pair stacked on channels while augmented, so both images get the same crop and mirror."""
+    if not domains.paired or len(domains.a) != len(domains.b):
+        raise GanappsError(f"{domains.source}: {len(domains.a)} A and {len(domains.b)} B images that are not "
+                           "aligned pairs")
+    pairs = tf.constant(np.concatenate([domains.a, domains.b], axis=-1))
+    channels = domains.a.shape[-1]
+
+    def batch(step, index):
+        key = tf.stack([tf.constant(seed, tf.int64), step])
+        both = augment(to_float(tf.gather(pairs, index)), key, jitter, mirror)
+        return both[..., :channels], both[..., channels:]
+
+    steps = tf.data.Dataset.counter(start_step, dtype=tf.int64)
+    dataset = tf.data.Dataset.zip((steps, shuffled_index_batches(len(pairs), batch_size, seed, start_step)))
     return dataset.map(batch, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.cyclegan import data as D
-from ganapps.apps.cyclegan.app import APP, Translator, dataset, load_domains, prepare, samples
+from ganapps.apps.cyclegan.app import APP, Translator, dataset, load_domains, method, prepare, samples
 from ganapps.apps.cyclegan.recipe import DIRECTIONS, TEST_SCENES, Config
 
 from ganapps.core import metrics, runs
@@ -118,7 +118,7 @@ class Score:
     """One direction's translations (`model`) or the untranslated inputs (`identity`) against the target domain."""
 
     direction: str
-    model: str  # "cyclegan" or "identity" (G(x) = x)
+    model: str  # "cyclegan", "pix2pix" (or the model's folder name when two share one), "identity" (G(x) = x)
     psnr: float | None = None  # synthetic pair: against the true mapping, images in [0, 1]
     ssim: float | None = None
     fid: float | None = None  # real data: against the held-out target-domain images
@@ -145,7 +145,7 @@ class Evaluation:
         if self.extractor:
             summary["extractor"] = self.extractor
         for direction in DIRECTIONS:
-            model, identity = self.of(direction, "cyclegan"), self.of(direction, "identity")
+            model, identity = self.of(direction, self.scores[0].model), self.of(direction, "identity")
             if model.psnr is not None:
                 summary[f"psnr_gain_{direction}"] = model.psnr - identity.psnr
             else:
@@ -158,6 +158,21 @@ def feature_extractor(name: str = "inception") -> metrics.FeatureExtractor:
     return metrics.inception_v3_extractor() if name == "inception" else metrics.FeatureExtractor.load(name)
 
 
+def _record(model: Model) -> runs.RunRecord | None:
+    return None if isinstance(model, Translator) or not Path(model).is_dir() else runs.read_run(model, APP)
+
+
+def _labels(models: list[Model]) -> list[str]:
+    """What each model is called in the table: its method (`cyclegan`, `pix2pix`) from its run, else `model`
+    (an export folder); the folder name when two would share a label."""
+    labels = []
+    for model in models:
+        record = _record(model)
+        labels.append(method(record.config) if record else "model")
+    return [str(Path(m).name) if labels.count(label) > 1 and not isinstance(m, Translator) else label
+            for m, label in zip(models, labels)]
+
+
 def evaluate(
     model: Model,
     data: str | None = None,
@@ -166,43 +181,55 @@ def evaluate(
     num: int = TEST_SCENES,
     extractor: str = "inception",
     download: bool = True,
+    versus: list[Model] = (),
 ) -> Evaluation:
-    """Score both directions on held-out images beside the identity baseline G(x) = x.
+    """Score both directions on held-out images beside the identity baseline G(x) = x (and `versus`, more models
+    scored on the same images, e.g. a pix2pix run beside a CycleGAN one).
 
-    Synthetic pair: PSNR and SSIM (images in [0, 1]) of G(a) against the true B rendering of the same scene, and of
-    F(b) against its A rendering. Real data: FID and KID between the translated held-out images of one domain and
-    the held-out images of the other, on `extractor`'s features. The data is the run's unless given.
+    Aligned held-out pairs (the synthetic pair, side-by-side images): PSNR and SSIM (images in [0, 1]) of G(a)
+    against the true B of the same scene, and of F(b) against its A. Other real data: FID and KID between the
+    translated held-out images of one domain and the held-out images of the other, on `extractor`'s features.
+    The data is the first model's run's unless given.
     """
     check_at_least("num", num, 2)
-    translator = runs.open_model(APP, model)
+    models = [model, *versus]
+    translators = [runs.open_model(APP, m) for m in models]
     if data is None and domain_a is None:
-        record = None if isinstance(model, Translator) or not Path(model).is_dir() else runs.read_run(model, APP)
+        record = _record(model)
         if record is None:
             raise ParameterError("data", f"is needed: {model} is not a run directory, so say what to evaluate on "
                                  "(or give domain_a and domain_b)")
         data, domain_a, domain_b = record.config.data, record.config.domain_a, record.config.domain_b
     source = D.resolve(data, domain_a, domain_b)
-    held_out = D.load(source, translator.image_shape[0], held_out=True, test_scenes=num, download=download)
+    size = translators[0].image_shape[0]
+    for other, translator in zip(models[1:], translators[1:]):
+        if translator.image_shape[0] != size:
+            raise ParameterError("versus", f"{other}: translates {translator.image_shape[0]}-pixel images, the "
+                                 f"first model {size}-pixel ones; compare models of one size")
+    held_out = D.load(source, size, held_out=True, test_scenes=num, download=download)
     count = min(num, len(held_out.a), len(held_out.b))
     if count < 2:
         raise GanappsError(f"{source.spec}: only {count} held-out image(s) in a domain; need at least 2")
     a, b = D.to_float(held_out.a[:count]).numpy(), D.to_float(held_out.b[:count]).numpy()
-    fake_b, fake_a = translator.translate(a, "a2b"), translator.translate(b, "b2a")
-    cases = {"a2b": (a, fake_b, b), "b2a": (b, fake_a, a)}
+    inputs_of, truth_of = {"a2b": a, "b2a": b}, {"a2b": b, "b2a": a}
+    candidates = {direction: [(label, t.translate(inputs_of[direction], direction))
+                              for label, t in zip(_labels(models), translators)] + [("identity", inputs_of[direction])]
+                  for direction in DIRECTIONS}
     scores, name = [], None
     if held_out.paired:
         unit = lambda x: (np.clip(x, -1.0, 1.0) + 1.0) / 2.0
-        for direction, (inputs, translated, truth) in cases.items():
-            for label, images in (("cyclegan", translated), ("identity", inputs)):
-                scores.append(Score(direction, label, psnr=float(metrics.psnr(unit(images), unit(truth))),
-                                    ssim=float(metrics.ssim(unit(images), unit(truth)))))
+        for direction, rows in candidates.items():
+            truth = unit(truth_of[direction])
+            for label, images in rows:
+                scores.append(Score(direction, label, psnr=float(metrics.psnr(unit(images), truth)),
+                                    ssim=float(metrics.ssim(unit(images), truth))))
     else:
         features = feature_extractor(extractor)
         name = features.name
         embed = lambda x: metrics.compute_features(features, x, batch_size=50, value_range=(-1.0, 1.0))[0]
-        for direction, (inputs, translated, target) in cases.items():
-            target_features = embed(target)
-            for label, images in (("cyclegan", translated), ("identity", inputs)):
+        for direction, rows in candidates.items():
+            target_features = embed(truth_of[direction])
+            for label, images in rows:
                 images_features = embed(images)
                 kid, kid_std = metrics.kernel_inception_distance(images_features, target_features,
                                                                  subset_size=min(1000, count))

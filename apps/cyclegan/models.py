@@ -1,5 +1,6 @@
 """CycleGAN's networks and its GAN (Zhu, Park, Isola and Efros 2017, "Unpaired image-to-image translation using
-cycle-consistent adversarial networks").
+cycle-consistent adversarial networks"), and pix2pix for aligned pairs (Isola, Zhu, Zhou and Efros 2017,
+"Image-to-image translation with conditional adversarial networks").
 
 Generator (Johnson et al. 2016, as the paper's appendix): c7s1-w, d2w, d4w, `blocks` residual blocks of 4w,
 u2w, uw, c7s1-3 with tanh; reflection padding before every 3x3 and 7x7 convolution and instance normalisation
@@ -11,6 +12,10 @@ the first layer), one logit per overlapping 70x70 patch.
 step: the core's `generator` is a container model of both generators (so EMA, variables and export cover both),
 its `discriminator` one of both critics. Discriminators judge generated images drawn from a history of the last
 50 (Shrivastava et al. 2017), kept in a checkpointed variable and updated identically on every replica.
+
+`Pix2Pix` trains the same two directions on aligned pairs: U-Net generators (skip connections carry the layout
+through, as the paper's section 3.2.1) and conditional PatchGANs that judge (input, output) pairs, with L1 to the
+true output, weight 100.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ganapps.apps.cyclegan.recipe import check_shape
 from keras import layers
 
 from ganapps.core import losses as L
+from ganapps.core.errors import ParameterError
 from ganapps.core.gan import GAN, Batch, Judgement
 
 D_LAYERS = 3  # strided layers of the PatchGAN: 3 gives the 70x70 receptive field
@@ -106,6 +112,34 @@ def discriminator(image_size: int = 64, width: int = 64, channels: int = 3, d_la
     return keras.Model(images, logits, name=name)
 
 
+def unet_generator(image_size: int = 64, width: int = 64, channels: int = 3, name: str = "generator") -> keras.Model:
+    """pix2pix's U-Net (the paper's appendix): 4x4 stride-2 convolutions C(w)-C(2w)-C(4w)-C(8w)... down to 1x1,
+    transposed convolutions back up, each joined with the encoder's map of the same size; LeakyReLU 0.2 down, ReLU
+    up, tanh out. Instance normalisation (the paper's batch norm at its batch size of 1) on every layer but the
+    first and the 1x1 bottleneck, where it would zero the map. No dropout: the paper finds the generator ignores
+    its noise, and a random layer would tie the step to the replica count."""
+    check_shape(image_size, width=width)
+    depth = int(image_size).bit_length() - 1  # halvings down to 1x1 for a power of two
+    if 2 ** depth != image_size:
+        raise ParameterError("image_size", f"must be a power of two for the paired U-Net, got {image_size}")
+    images = keras.Input((image_size, image_size, channels), name="image")
+    x, skips = images, []
+    for level in range(depth):
+        x = layers.Conv2D(width * 2 ** min(level, 3), 4, strides=2, padding="same", kernel_initializer=_init())(x)
+        if 0 < level < depth - 1:
+            x = instance_norm()(x)
+        x = layers.LeakyReLU(0.2)(x)
+        skips.append(x)
+    for level in reversed(range(depth - 1)):
+        x = layers.Conv2DTranspose(width * 2 ** min(level, 3), 4, strides=2, padding="same",
+                                   kernel_initializer=_init())(x)
+        x = layers.ReLU()(instance_norm()(x))
+        x = layers.Concatenate()([x, skips[level]])
+    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=_init())(x)
+    translated = layers.Activation("tanh", dtype="float32", name="translation")(x)
+    return keras.Model(images, translated, name=name)
+
+
 def pair(on_a: keras.Model, on_b: keras.Model, name: str) -> keras.Model:
     """Two networks as one model, `[a, b] -> [on_a(a), on_b(b)]`: how the core sees both generators (G, F) or both
     critics (D_A, D_B)."""
@@ -123,6 +157,16 @@ def cycle_networks(image_size: int = 64, blocks: int = 6, width: int = 64) -> tu
     return generators, critics
 
 
+def paired_networks(image_size: int = 64, width: int = 64) -> tuple[keras.Model, keras.Model]:
+    """`pair(G, F)` of U-Nets and `pair(D_A, D_B)` of conditional PatchGANs (each sees the input and an output
+    stacked as 6 channels): what `Pix2Pix` takes."""
+    generators = pair(unet_generator(image_size, width, name="a2b"), unet_generator(image_size, width, name="b2a"),
+                      "generators")
+    critics = pair(discriminator(image_size, width, channels=6, name="d_a"),
+                   discriminator(image_size, width, channels=6, name="d_b"), "discriminators")
+    return generators, critics
+
+
 # ------------------------------------------------------------------------------------------------------ losses
 
 
@@ -131,33 +175,13 @@ def l1(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.abs(tf.cast(x, tf.float32) - tf.cast(y, tf.float32)))
 
 
-class CycleGAN(GAN):
-    """Two generators and two discriminators for unpaired domains A and B; batches are `(a, b)` image batches.
+class TwoWayGAN(GAN):
+    """Two generators (G: A -> B, F: B -> A) and two discriminators (D_A, D_B); batches are `(a, b)` image batches.
 
-    The core's `generator` is `pair(G, F)` with G = A -> B and F = B -> A (layers `a2b` and `b2a`), its
-    `discriminator` `pair(D_A, D_B)` (layers `d_a` and `d_b`; see `cycle_networks`). The generator objective is
-    the paper's: adversarial terms for both directions (each the core loss family's generator loss, times
-    `adversarial_weight`), `cycle_weight` x (|F(G(a)) - a| + |G(F(b)) - b|) and `identity_weight` x
-    (|G(b) - b| + |F(a) - a|). Each discriminator minimises the family's discriminator loss on its real domain
-    against generated images from its history pool.
+    The core's `generator` is `pair(G, F)` (layers `a2b` and `b2a`), its `discriminator` `pair(D_A, D_B)` (layers
+    `d_a` and `d_b`), so EMA, variables and export cover both directions. Subclasses say what the critics see and
+    which terms the generators minimise.
     """
-
-    def __init__(self, generators: keras.Model, discriminators: keras.Model, cycle_weight: float = 10.0,
-                 identity_weight: float = 5.0, pool_size: int = 50, **kwargs):
-        super().__init__(generators, discriminators, **kwargs)
-        self.cycle_weight = float(cycle_weight)
-        self.identity_weight = float(identity_weight)
-        self.pool_size = int(pool_size)
-        shape = tuple(generators.inputs[0].shape[1:])
-        # The history pools, saved with the weights: generated images of A (for D_A) and of B (for D_B), and how
-        # many of each pool's slots are filled.
-        self.pools = [
-            (self.add_weight(shape=(max(pool_size, 1), *shape), initializer="zeros", trainable=False,
-                             aggregation="only_first_replica", name=f"pool_{domain}"),
-             self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False,
-                             aggregation="only_first_replica", name=f"pool_{domain}_filled"))
-            for domain in ("a", "b")
-        ]
 
     # The networks by role, looked up in the containers (so that nothing is tracked twice).
     @property
@@ -180,12 +204,6 @@ class CycleGAN(GAN):
         """The sampling (EMA, when trained with one) generator of `direction`, `a2b` or `b2a`."""
         return self.sampling_generator.get_layer(direction)
 
-    def metric_names(self) -> list[str]:
-        names = ["g_loss", "cycle", "identity", "g_grad_norm", "diversity"]
-        if self.adversarial:
-            names = ["d_loss", "d_adv", "d_real", "d_fake", "g_adv"] + names
-        return names
-
     # ------------------------------------------------------------------ hooks
     def unpack_batch(self, data) -> Batch:
         a, b = data
@@ -195,6 +213,63 @@ class CycleGAN(GAN):
         """(F(b), G(a)): generated images of domain A and of domain B, in the order of `batch.real`."""
         a, b = batch.real
         return self.g_ba(b, training=training), self.g_ab(a, training=training)
+
+    def critic_terms(self, real_logits, fake_logits) -> dict[str, tf.Tensor]:
+        """Both critics' losses summed (`d_adv`) and their mean logits on real and generated images."""
+        per_domain = [L.discriminator_loss(self.loss_family, r, f, self.label_smoothing)
+                      for r, f in zip(real_logits, fake_logits)]
+        return {
+            "d_adv": per_domain[0] + per_domain[1],
+            "d_real": tf.reduce_mean([tf.reduce_mean(r) for r in real_logits]),
+            "d_fake": tf.reduce_mean([tf.reduce_mean(f) for f in fake_logits]),
+        }
+
+    def adversarial_term(self, fake_logits) -> tf.Tensor:
+        """Both generators' adversarial losses summed, times `adversarial_weight`."""
+        return self.adversarial_weight * tf.add_n([L.generator_loss(self.loss_family, f) for f in fake_logits])
+
+    def diversity_ratio(self, real, fake) -> tf.Tensor:
+        """Spatial spread of the translations over that of the real images of the same domains, per image (a
+        batch of 1, the paper's, has no spread across the batch); near 0 means flat, washed-out output."""
+        def spread(images):
+            images = tf.cast(images, tf.float32)
+            return tf.reduce_mean(tf.math.reduce_std(images, axis=[1, 2]))
+
+        real_spread = tf.add_n([spread(x) for x in real])
+        return tf.add_n([spread(x) for x in fake]) / (real_spread + 1e-8)
+
+
+class CycleGAN(TwoWayGAN):
+    """Two generators and two discriminators for unpaired domains A and B (see `cycle_networks`).
+
+    The generator objective is the paper's: adversarial terms for both directions (each the core loss family's generator loss, times
+    `adversarial_weight`), `cycle_weight` x (|F(G(a)) - a| + |G(F(b)) - b|) and `identity_weight` x
+    (|G(b) - b| + |F(a) - a|). Each discriminator minimises the family's discriminator loss on its real domain
+    against generated images from its history pool.
+    """
+
+    def __init__(self, generators: keras.Model, discriminators: keras.Model, cycle_weight: float = 10.0,
+                 identity_weight: float = 5.0, pool_size: int = 50, **kwargs):
+        super().__init__(generators, discriminators, **kwargs)
+        self.cycle_weight = float(cycle_weight)
+        self.identity_weight = float(identity_weight)
+        self.pool_size = int(pool_size)
+        shape = tuple(generators.inputs[0].shape[1:])
+        # The history pools, saved with the weights: generated images of A (for D_A) and of B (for D_B), and how
+        # many of each pool's slots are filled.
+        self.pools = [
+            (self.add_weight(shape=(max(pool_size, 1), *shape), initializer="zeros", trainable=False,
+                             aggregation="only_first_replica", name=f"pool_{domain}"),
+             self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False,
+                             aggregation="only_first_replica", name=f"pool_{domain}_filled"))
+            for domain in ("a", "b")
+        ]
+
+    def metric_names(self) -> list[str]:
+        names = ["g_loss", "cycle", "identity", "g_grad_norm", "diversity"]
+        if self.adversarial:
+            names = ["d_loss", "d_adv", "d_real", "d_fake", "g_adv"] + names
+        return names
 
     def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
         """Patch logits of (D_A on domain-A images, D_B on domain-B images)."""
@@ -206,15 +281,8 @@ class CycleGAN(GAN):
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
         fakes = tf.nest.map_structure(tf.stop_gradient, self.generate(batch))
         pooled = tuple(self.query_pool(k, fake) for k, fake in enumerate(fakes))
-        real_logits = self.discriminate(batch.real, batch).logits
-        fake_logits = self.discriminate(pooled, batch).logits
-        per_domain = [L.discriminator_loss(self.loss_family, r, f, self.label_smoothing)
-                      for r, f in zip(real_logits, fake_logits)]
-        return {
-            "d_adv": per_domain[0] + per_domain[1],
-            "d_real": tf.reduce_mean([tf.reduce_mean(r) for r in real_logits]),
-            "d_fake": tf.reduce_mean([tf.reduce_mean(f) for f in fake_logits]),
-        }
+        return self.critic_terms(self.discriminate(batch.real, batch).logits,
+                                 self.discriminate(pooled, batch).logits)
 
     def generator_terms(self, batch: Batch):
         a, b = batch.real
@@ -227,20 +295,8 @@ class CycleGAN(GAN):
             "identity": self.identity_weight * (l1(same_b, b) + l1(same_a, a)),
         }
         if self.adversarial:
-            logits = self.discriminate((fake_a, fake_b), batch).logits
-            terms["g_adv"] = self.adversarial_weight * tf.add_n([L.generator_loss(self.loss_family, f)
-                                                                 for f in logits])
+            terms["g_adv"] = self.adversarial_term(self.discriminate((fake_a, fake_b), batch).logits)
         return terms, (fake_a, fake_b)
-
-    def diversity_ratio(self, real, fake) -> tf.Tensor:
-        """Spatial spread of the translations over that of the real images of the same domains, per image (a
-        batch of 1, the paper's, has no spread across the batch); near 0 means flat, washed-out output."""
-        def spread(images):
-            images = tf.cast(images, tf.float32)
-            return tf.reduce_mean(tf.math.reduce_std(images, axis=[1, 2]))
-
-        real_spread = tf.add_n([spread(x) for x in real])
-        return tf.add_n([spread(x) for x in fake]) / (real_spread + 1e-8)
 
     # ------------------------------------------------------------------ the history pool
     def query_pool(self, domain: int, images: tf.Tensor) -> tf.Tensor:
@@ -267,6 +323,49 @@ class CycleGAN(GAN):
         filled.assign(count)
         start = tf.cast(replica_id, tf.int32) * local
         return returned[start : start + local]
+
+
+class Pix2Pix(TwoWayGAN):
+    """pix2pix in both directions for aligned pairs `(a, b)` (see `paired_networks`): G learns a -> b and F
+    b -> a, each from the true partner of its input.
+
+    Each critic is conditional, as the paper's: D_B judges (a, b) against (a, G(a)) and D_A (b, a) against
+    (b, F(b)), the two images stacked on channels, so it can tell a translation that fits its input from one that
+    merely looks like the domain. The generators minimise the loss family's adversarial terms plus
+    `l1_weight` x (|G(a) - b| + |F(b) - a|); the paper's L1 weight is 100.
+    """
+
+    def __init__(self, generators: keras.Model, discriminators: keras.Model, l1_weight: float = 100.0, **kwargs):
+        super().__init__(generators, discriminators, **kwargs)
+        self.l1_weight = float(l1_weight)
+
+    def metric_names(self) -> list[str]:
+        names = ["g_loss", "l1", "g_grad_norm", "diversity"]
+        if self.adversarial:
+            names = ["d_loss", "d_adv", "d_real", "d_fake", "g_adv"] + names
+        return names
+
+    def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
+        """Patch logits of (D_A on (b, domain-A image), D_B on (a, domain-B image)): each image judged beside the
+        input it was (or should have been) translated from."""
+        a, b = batch.real
+        x_a, x_b = samples
+        stack = lambda condition, image: tf.concat([condition, tf.cast(image, condition.dtype)], axis=-1)
+        return Judgement((tf.cast(self.d_a(stack(b, x_a), training=training), tf.float32),
+                          tf.cast(self.d_b(stack(a, x_b), training=training), tf.float32)))
+
+    def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
+        fakes = tf.nest.map_structure(tf.stop_gradient, self.generate(batch))
+        return self.critic_terms(self.discriminate(batch.real, batch).logits,
+                                 self.discriminate(fakes, batch).logits)
+
+    def generator_terms(self, batch: Batch):
+        a, b = batch.real
+        fake_a, fake_b = self.generate(batch)
+        terms = {"l1": self.l1_weight * (l1(fake_b, b) + l1(fake_a, a))}
+        if self.adversarial:
+            terms["g_adv"] = self.adversarial_term(self.discriminate((fake_a, fake_b), batch).logits)
+        return terms, (fake_a, fake_b)
 
 
 def pool_step(images: tf.Tensor, draws: tf.Tensor, buffer: tf.Tensor, filled: tf.Tensor, size: int):
