@@ -23,6 +23,7 @@ from ganapps.core import runs
 from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.export import KerasFunction, ServingFunction
 from ganapps.core.glyphs import GLYPH_COUNT, render_glyphs
+from ganapps.core.images import to_uint8
 from ganapps.core.metrics import compute_features, frechet_distance
 
 TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "16"]
@@ -367,6 +368,7 @@ def test_every_command_explains_itself():
     for command, words in {"train": ["--data", "--image-size", "--loss", "--gp-weight", "tfds:NAME"],
                            "sample": ["--num", "--out"], "interpolate": ["--mode", "slerp", "GIF"],
                            "invert": ["TARGET", "--features", "Adam"], "evaluate": ["--extractor", "--json", "FID"],
+                           "edit": ["--strokes", "--mask", "--keep-weight", "GIF", "stroke distance"],
                            "export": ["SavedModel", "--version"]}.items():
         text = invoke("dcgan", command, "--help").stdout
         for word in words:
@@ -416,3 +418,131 @@ def test_arithmetic_command_writes_the_grid_and_reads_the_results(run, tmp_path)
     assert Image.open(out).size[0] > 5 * 32  # five results side by side
     images = lab.sample(run, 50, seed=0)
     assert summary["ink"]["b"] == pytest.approx(float(lab.ink(images[2:3])[0]), abs=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------- edit
+
+
+def half_of_a_sample(run) -> tuple[np.ndarray, np.ndarray]:
+    """Strokes the tiny model can make: the left half of its sample of seed 42 (the image, and the half's mask)."""
+    generator = runs.open_model(APP, run)
+    mask = np.zeros((32, 32), np.float32)
+    mask[:, :16] = 1.0
+    return generator.generate(generator.latents(1, seed=42))[0], mask
+
+
+def test_edit_brings_the_image_to_the_strokes(run):
+    strokes, mask = half_of_a_sample(run)
+    result = lab.edit(run, strokes, mask, start=3, restarts=4)
+    assert result.mask.sum() == 32 * 16
+    assert result.stroke_distance_after < 0.1 * result.stroke_distance_before, result
+    generator = runs.open_model(APP, run)
+    np.testing.assert_allclose(result.start_latent, generator.latents(1, seed=3)[0])
+    assert result.frames.shape == (8, 32, 32, 1) and result.result.shape == (32, 32, 1)
+    np.testing.assert_allclose(result.frames[0], result.start, atol=1e-6)
+    np.testing.assert_allclose(result.frames[-1], generator.generate(result.latent[None])[0], atol=1e-5)
+    moved = np.sqrt(((result.frames[1:] - result.frames[:-1]) ** 2).sum(axis=(1, 2, 3)))
+    assert moved.max() <= 3 * moved.mean()  # the morph moves evenly
+    again = lab.edit(generator, strokes, mask, start=result.start_latent, restarts=4)  # a latent as the start
+    np.testing.assert_allclose(again.latent, result.latent, atol=1e-4)
+    assert lab.edit(generator, strokes, mask, start=3, restarts=1).restart == 0
+
+
+def test_edit_on_a_linear_generator_reaches_the_least_squares_optimum():
+    """For G(z) = W z + b every term is quadratic in z: without the prior term the optimum is a least-squares
+    solution, and with only the stroke term the drawn pixels reach strokes the generator can make."""
+    generator = linear_generator()
+    w = np.asarray(generator.function.model.layers[1].kernel).T  # [64, 4]
+    b = np.asarray(generator.function.model.layers[1].bias)
+    target_z = np.array([0.5, -0.3, 0.2, 0.1], np.float32)
+    strokes = (w @ target_z + b).reshape(8, 8, 1).astype(np.float32)
+    mask = np.zeros((8, 8), np.float32)
+    mask[2:4] = 1.0  # 16 drawn pixels pin down the 4 latent numbers
+    exact = lab.edit(generator, strokes, mask, start=1, steps=400, learning_rate=0.05, prior_weight=0.0,
+                     keep_weight=0.0, start_weight=0.0, restarts=3)
+    np.testing.assert_allclose(exact.latent, target_z, atol=2e-3)
+    np.testing.assert_allclose(exact.result[2:4], strokes[2:4], atol=5e-3)
+    assert exact.stroke_distance_after < 1e-4 < exact.stroke_distance_before
+    # The stroke, keep and start terms together: a weighted least-squares problem, solved by hand.
+    keep, near = 0.5, 0.1
+    mixed = lab.edit(generator, strokes, mask, start=1, steps=400, learning_rate=0.05, prior_weight=0.0,
+                     keep_weight=keep, start_weight=near, restarts=3)
+    z0, start = mixed.start_latent, mixed.start.reshape(-1)
+    drawn, free = mask.reshape(-1), 1.0 - mask.reshape(-1)
+    rows = np.concatenate([np.sqrt(drawn / drawn.sum())[:, None] * w, np.sqrt(keep * free / free.sum())[:, None] * w,
+                           np.sqrt(near / 4) * np.eye(4)])
+    goal = np.concatenate([np.sqrt(drawn / drawn.sum()) * (strokes.reshape(-1) - b),
+                           np.sqrt(keep * free / free.sum()) * (start - b), np.sqrt(near / 4) * z0])
+    np.testing.assert_allclose(mixed.latent, np.linalg.lstsq(rows, goal, rcond=None)[0], atol=2e-3)
+
+
+def test_strokes_masks_and_their_errors(tmp_path):
+    shape = (32, 32, 1)
+    canvas = np.zeros((64, 64, 4), np.uint8)
+    canvas[16:20, 8:40] = (200, 200, 200, 255)  # a grey bar painted on transparency
+    canvas[40:44, 8:40] = (0, 0, 0, 255)  # and a black one: erasing, drawn only because it is opaque
+    Image.fromarray(canvas).save(tmp_path / "rgba.png")
+    colour, weight = lab.load_strokes(tmp_path / "rgba.png", None, shape)
+    assert weight.sum() == pytest.approx(2 * 2 * 16) and weight[8:10, 4:20].min() == 1.0
+    np.testing.assert_allclose(colour[8:10, 4:20], 200 / 127.5 - 1, atol=1e-5)
+    np.testing.assert_allclose(colour[20:22, 4:20], -1.0, atol=1e-6)
+    # Without transparency only light pixels count: the black bar is background.
+    Image.fromarray(canvas[..., :3]).save(tmp_path / "rgb.png")
+    _, derived = lab.load_strokes(tmp_path / "rgb.png", None, shape)
+    assert derived.sum() == pytest.approx(2 * 16) and derived[20:22].max() == 0.0
+    # An explicit mask replaces both, and half-covered pixels weigh half (area resizing).
+    mask = np.zeros((64, 64), np.uint8)
+    mask[40:45, 8:40] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    _, given = lab.load_strokes(tmp_path / "rgba.png", tmp_path / "mask.png", shape)
+    assert given[:20].max() == 0.0 and given[20:22, 4:20].min() == 1.0 and given[22, 4:20].max() == 0.5
+    with pytest.raises(ParameterError, match="^mask is black everywhere"):
+        lab.load_strokes(tmp_path / "rgba.png", np.zeros((64, 64)), shape)
+    with pytest.raises(ParameterError, match="^strokes has nothing drawn"):
+        lab.load_strokes(-np.ones(shape, np.float32), None, shape)
+    with pytest.raises(ParameterError, match="^mask is 16x16 pixels, the strokes 64x64"):
+        lab.load_strokes(tmp_path / "rgba.png", np.ones((16, 16)), shape)
+    with pytest.raises(ParameterError, match="^strokes has shape"):
+        lab.load_strokes(np.zeros((32, 32)), None, shape)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(GanappsError, match="corrupt.png: not a readable image"):
+        lab.load_strokes(tmp_path / "corrupt.png", None, shape)
+    with pytest.raises(ParameterError, match="^start has 3 numbers"):
+        lab.edit(linear_generator(), np.ones((8, 8, 1), np.float32), start=np.zeros(3))
+    with pytest.raises(ParameterError, match="^restarts must be at least 1"):
+        lab.edit(linear_generator(), np.ones((8, 8, 1), np.float32), restarts=0)
+
+
+def test_edit_command_writes_result_strip_and_gif(run, tmp_path, monkeypatch, capsys):
+    image, mask = half_of_a_sample(run)  # painted on transparency: opaque on the left half only
+    strokes = tmp_path / "strokes.png"
+    Image.fromarray(np.dstack([np.repeat(to_uint8(image), 3, axis=-1), (mask * 255).astype(np.uint8)])).save(strokes)
+    out, strip = tmp_path / "edited.png", tmp_path / "path.png"
+    result = invoke("dcgan", "edit", run, "--strokes", strokes, "--start", 3, "--frames", 6, "--out", out,
+                    "--strip", strip)
+    before, after = map(float, re.search(r"stroke distance ([\d.]+) \(start\) -> ([\d.]+) \(result\)",
+                                         result.stdout).groups())
+    assert after < 0.1 * before
+    assert np.asarray(Image.open(out)).shape == (32, 32)
+    assert np.asarray(Image.open(strip)).shape == (36, 6 * 34 + 2)
+    with Image.open(tmp_path / "path.gif") as gif:
+        assert gif.format == "GIF" and gif.size == (4 * 36, 4 * 36)
+    summary = json.loads(invoke("dcgan", "edit", run, "--strokes", strokes, "--start", 3, "--out", out, "--strip",
+                                strip, "--gif", tmp_path / "anim.gif", "--json").stdout)
+    assert summary["stroke_distance_before"] == pytest.approx(before, abs=1e-5)
+    assert summary["stroke_distance_after"] < summary["stroke_distance_before"] and summary["seconds"] > 0
+    assert summary["gif"] == str(tmp_path / "anim.gif") and (tmp_path / "anim.gif").exists()
+    black = tmp_path / "black.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(black)
+    assert "--strokes has nothing drawn" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes", black)
+    assert "--mask is black everywhere" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes",
+                                                      strokes, "--mask", black)
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((16, 16), 255, np.uint8)).save(small)
+    assert "--mask is 16x16 pixels" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes", strokes,
+                                                  "--mask", small)
+    assert "no such file" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes", tmp_path / "nope.png")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    assert "corrupt.png: not a readable image" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes",
+                                                             tmp_path / "corrupt.png")
+    assert "--strokes" in invoke("dcgan", "edit", "--help").stdout

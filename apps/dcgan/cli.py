@@ -15,7 +15,8 @@ from ganapps.options import (DownloadOption, JsonOption, add_export_command, cho
                              lazy_import, model_argument, plain, train_options)
 
 app = typer.Typer(help="DCGAN (Radford et al. 2016): train on embedded digit glyphs, an image folder or a TensorFlow "
-                  "Datasets set; sample, interpolate, invert, evaluate (FID/KID) and export.", no_args_is_help=True)
+                  "Datasets set; sample, interpolate, invert, edit, evaluate (FID/KID) and export.",
+                  no_args_is_help=True)
 console = make_console(stderr=False)
 Mode = choices("Mode", MODES)
 Features = choices("Features", INVERT_FEATURES)
@@ -101,6 +102,60 @@ def invert(
     console.print(f"distance {result.distance:.5f} (pixels {result.pixel_distance:.5f}, features "
                   f"{result.feature_distance:.5f}); at the start {result.initial_distance:.5f}\n"
                   f"target | reconstruction: {out}")
+
+
+@app.command()
+def edit(
+    model: Path = ModelArgument,
+    strokes: Path = typer.Option(..., "--strokes", help="Image of the strokes (resized to the model's size): an RGBA "
+                                 "PNG painted on transparency constrains its opaque pixels; an image without "
+                                 "transparency, its pixels brighter than black.", show_default=False,
+                                 callback=existing_path),
+    mask: Path = typer.Option(None, "--mask", help="Image of the strokes' size: white pixels are constrained, black "
+                              "ones free (replaces the strokes' own transparency or black background).",
+                              show_default="from --strokes", callback=existing_path),
+    start: int = typer.Option(0, "--start", help="Seed of the start image (the image `sample --num 1 --seed` makes)."),
+    steps: int = typer.Option(100, "--steps", help="Adam steps on z."),
+    learning_rate: float = typer.Option(0.1, "--learning-rate", help="Adam learning rate on z."),
+    prior_weight: float = typer.Option(1.0, "--prior-weight", help="Weight of keeping |z| at the Gaussian's typical "
+                                       "norm sqrt(latent dim)."),
+    keep_weight: float = typer.Option(1.0, "--keep-weight", help="Weight of keeping the undrawn pixels as in the "
+                                      "start image (0: only the strokes matter)."),
+    start_weight: float = typer.Option(0.05, "--start-weight", help="Weight of staying near the start latent."),
+    restarts: int = typer.Option(8, "--restarts", help="Starting points optimised together (the start latent and "
+                                 "random ones); the lowest objective wins."),
+    frames: int = typer.Option(8, "--frames", help="Frames of the path from the start image to the result."),
+    out: Path = typer.Option(Path("edited.png"), "--out", "-o", help="The edited image."),
+    strip: Path = typer.Option(Path("edit_path.png"), "--strip", help="PNG strip: the path from the start image to "
+                               "the result."),
+    gif: Path = typer.Option(None, "--gif", show_default="--strip with .gif", help="Animated GIF of that path, "
+                             "forth and back."),
+    frame_ms: int = typer.Option(80, "--frame-ms", help="GIF frame duration in milliseconds."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random restarts."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a sample to follow painted strokes (iGAN, Zhu et al. 2016): Adam on z matches the strokes where drawn
+    while z stays near the prior; prints the stroke distance of the start image and of the result.
+
+    stroke distance = mean squared error (in [-1, 1] units) over the drawn pixels, weighted by how much they are
+    drawn.
+    """
+    lab = _lab()
+    result = lab.edit(model, strokes, mask, start=start, steps=steps, learning_rate=learning_rate,
+                      prior_weight=prior_weight, keep_weight=keep_weight, start_weight=start_weight,
+                      restarts=restarts, frames=frames, seed=seed)
+    lab.save_grid([result.result], out)
+    strip, animation = lab.write_interpolation(result.frames[None], strip, gif, frame_ms=frame_ms)
+    summary = {"stroke_distance_before": result.stroke_distance_before,
+               "stroke_distance_after": result.stroke_distance_after, "latent_distance": result.latent_distance,
+               "restart": result.restart, "seconds": result.seconds, "result": str(out), "strip": str(strip),
+               "gif": str(animation)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    console.print(f"stroke distance {result.stroke_distance_before:.5f} (start) -> {result.stroke_distance_after:.5f} "
+                  f"(result) in {result.seconds:.2f} s; latent moved {result.latent_distance:.3f} per dimension "
+                  f"(restart {result.restart})\nresult: {out}\npath: {strip}, {animation}")
 
 
 @app.command()

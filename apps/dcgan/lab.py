@@ -1,9 +1,10 @@
-"""The DCGAN lab, usable from a notebook: train, sample, interpolate, invert, evaluate and export.
+"""The DCGAN lab, usable from a notebook: train, sample, interpolate, invert, edit, evaluate and export.
 
     from ganapps.apps.dcgan import lab
     run = lab.train(lab.Config(data="glyphs"), lab.APP.options(out="runs/dcgan"))
     images = lab.sample("runs/dcgan", 64)                  # [64, 32, 32, 1] in [-1, 1]
     print(lab.evaluate("runs/dcgan").as_dict())           # FID/KID on held-out glyphs
+    edit = lab.edit("runs/dcgan", "strokes.png", start=3)  # the sample of seed 3, changed to follow the strokes
 
 A trained model is a `Generator` handle, a run directory or an exported SavedModel folder. Generating (sample,
 interpolate, evaluate) uses the run's export when there is one, else its checkpoint; inverting through
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import io
 import os
+import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -344,6 +347,208 @@ def invert(model: Model, target: np.ndarray | str | os.PathLike, features: str =
     best = int(np.argmin(total))
     return Inversion(target, z.numpy()[best], np.asarray(images)[best], float(total[best]), float(initial[best]),
                      float(pixels[best]), float(feats[best]))
+
+
+# A stroke image without transparency marks the pixels brighter than this (in [0, 1], any channel) as drawn: the
+# glyphs are white on black, so strokes are painted in light on a black canvas; the margin keeps PNG rounding and
+# mild JPEG noise in the black background from counting as strokes.
+STROKE_THRESHOLD = 8 / 255
+
+
+def _fit_float(image: np.ndarray, size: int) -> np.ndarray:
+    """A float HWC image centre-cropped to a square and area-resized to `size` (area keeps coverage: a mask's
+    weights stay the share of each output pixel that was drawn)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top : top + side, left : left + side]
+    if side == size:
+        return square.astype(np.float32)
+    return tf.image.resize(square[None], (size, size), method="area").numpy()[0].astype(np.float32)
+
+
+def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """Float HWC colours as 1 (ITU-R 601 luma, as `convert_channels`) or 3 channels."""
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if (have, channels) == (1, 3):
+        return np.repeat(image, 3, axis=-1)
+    return (image[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+
+
+def load_strokes(strokes: np.ndarray | str | os.PathLike, mask: np.ndarray | str | os.PathLike | None,
+                 image_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Stroke colours `[S, S, C]` in [-1, 1] and their weights `[S, S, 1]` in [0, 1] at the generator's shape.
+
+    `strokes` is an image file or an array `[H, W, 1 | 3]` in [-1, 1]. The drawn pixels are, in this order: `mask`
+    where given (a file's or array's brightness in [0, 1]: white constrains, black leaves free; it must match the
+    strokes' size), else a file's opacity where it has transparency (an RGBA painting over nothing: fully
+    transparent pixels are free, half-transparent ones count half), else every pixel brighter than black
+    (`STROKE_THRESHOLD`): light strokes on a black canvas. A black stroke (erasing ink) therefore needs
+    transparency or a mask. Both are centre-cropped and resized like an `invert` target; colours are resized
+    weighted by coverage, so a stroke's edge keeps its colour instead of fading into the unused background.
+    """
+    if isinstance(strokes, np.ndarray):
+        if strokes.ndim != 3 or strokes.shape[-1] not in (1, 3):
+            raise ParameterError("strokes", f"has shape {strokes.shape}: give [height, width, 1 or 3] in [-1, 1]")
+        colour = (np.asarray(strokes, np.float32) + 1.0) / 2.0
+        opacity = None
+    else:
+        rgba = load_image(strokes, channels=4)  # a file's own errors name it: missing, a folder, not an image
+        colour, opacity = rgba[..., :3], rgba[..., 3:]
+        if opacity.min() >= 1.0:
+            opacity = None  # no transparency: the black-background convention decides
+    if mask is not None:
+        weight = load_image(mask, channels=1) if not isinstance(mask, np.ndarray) else np.asarray(mask, np.float32)
+        weight = weight[..., None] if weight.ndim == 2 else weight
+        if weight.ndim != 3 or weight.shape[-1] != 1:
+            raise ParameterError("mask", f"has shape {weight.shape}: give [height, width] or [height, width, 1]")
+        if weight.shape[:2] != colour.shape[:2]:
+            raise ParameterError("mask", f"is {weight.shape[1]}x{weight.shape[0]} pixels, the strokes "
+                                         f"{colour.shape[1]}x{colour.shape[0]}: draw it at the strokes' size")
+        weight = np.clip(weight, 0.0, 1.0)
+    elif opacity is not None:
+        weight = opacity
+    else:
+        weight = (colour.max(axis=-1, keepdims=True) > STROKE_THRESHOLD).astype(np.float32)
+    size, _, channels = image_shape
+    premultiplied = _fit_float(colour * weight, size)
+    weight = _fit_float(weight, size)
+    colour = np.where(weight > 0, premultiplied / np.maximum(weight, 1e-8), 0.0)
+    if not weight.sum() > 0:
+        where = ("mask", "is black everywhere") if mask is not None else (
+            "strokes", "has nothing drawn: without transparency only pixels brighter than black count; paint "
+                       "light strokes on black or on a transparent canvas, or give a mask")
+        raise ParameterError(*where)
+    return _as_channels(colour, channels) * 2.0 - 1.0, weight
+
+
+@dataclass
+class Edit:
+    strokes: np.ndarray  # [S, S, C] in [-1, 1]: the stroke colours at the model's size (meaningful where drawn)
+    mask: np.ndarray  # [S, S, 1] in [0, 1]: each pixel's weight in the stroke distance
+    start: np.ndarray  # [S, S, C]: the image of the start latent
+    start_latent: np.ndarray  # [latent_dim]
+    result: np.ndarray  # [S, S, C]: the image of the edited latent
+    latent: np.ndarray  # [latent_dim]
+    frames: np.ndarray  # [frames, S, S, C]: from the start image to the result
+    stroke_distance_before: float  # masked mean squared error of the start image against the strokes
+    stroke_distance_after: float  # the same, of the result
+    latent_distance: float  # root mean squared change of the latent per dimension, start to result
+    restart: int  # the starting point that won (0: the start latent itself)
+    seconds: float  # wall time of the edit once the model was open (on a handle's first edit: tracing included)
+
+
+# Per generator handle, the compiled edit loop: strokes, settings and step counts are its inputs, so a notebook
+# editing one model again and again traces it once.
+_EDITORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+ADAM = (0.9, 0.999, 1e-8)  # beta1, beta2, epsilon (Kingma & Ba 2015)
+
+
+def _editor(generator: Generator):
+    """The compiled edit: Adam on a batch of latents over the stroke, prior, keep and start terms, all steps in one
+    graph loop (`tf.while_loop`), the optimiser's moments as loop variables rather than Keras state, so that the
+    loop and its Adam are one function whose learning rate, weights and step count are inputs."""
+    if generator in _EDITORS:
+        return _EDITORS[generator]
+    dim = generator.latent_dim
+    size, _, channels = generator.image_shape
+    beta1, beta2, epsilon = ADAM
+    scalar = tf.TensorSpec([], tf.float32)
+    image = tf.TensorSpec([size, size, channels], tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32), tf.TensorSpec([dim], tf.float32), image,
+                                  image, tf.TensorSpec([size, size, 1], tf.float32), tf.TensorSpec([], tf.int32),
+                                  scalar, scalar, scalar, scalar])
+    def optimise(z, z0, original, colour, weight, steps, learning_rate, prior_weight, keep_weight, start_weight):
+        free = 1.0 - weight
+
+        def objective(z):
+            images = tf.cast(generator(z), tf.float32)
+            stroke = tf.reduce_sum(weight * tf.square(images - colour), axis=[1, 2, 3]) / (
+                tf.reduce_sum(weight) * channels)
+            kept = tf.reduce_sum(free * tf.square(images - original), axis=[1, 2, 3]) / (
+                tf.reduce_sum(free) * channels + 1e-8)
+            shell = tf.square(tf.norm(z, axis=1) / np.sqrt(dim) - 1.0)  # off the Gaussian's typical norm
+            near = tf.reduce_mean(tf.square(z - z0), axis=1)
+            return stroke, stroke + prior_weight * shell + keep_weight * kept + start_weight * near
+
+        def step(t, z, m, v):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                loss = tf.reduce_sum(objective(z)[1])  # the starts are independent: each z gets its own gradient
+            gradient = tape.gradient(loss, z)
+            t += 1
+            m = beta1 * m + (1.0 - beta1) * gradient
+            v = beta2 * v + (1.0 - beta2) * tf.square(gradient)
+            n = tf.cast(t, tf.float32)
+            z -= learning_rate * (m / (1.0 - beta1**n)) / (tf.sqrt(v / (1.0 - beta2**n)) + epsilon)
+            return t, z, m, v
+
+        zeros = tf.zeros_like(z)
+        _, z, _, _ = tf.while_loop(lambda t, *_: t < steps, step, (tf.constant(0), z, zeros, zeros))
+        stroke, total = objective(z)
+        return z, stroke, total
+
+    _EDITORS[generator] = optimise
+    return optimise
+
+
+def edit(model: Model, strokes: np.ndarray | str | os.PathLike, mask: np.ndarray | str | os.PathLike | None = None,
+         start: int | np.ndarray = 0, steps: int = 100, learning_rate: float = 0.1, prior_weight: float = 1.0,
+         keep_weight: float = 1.0, start_weight: float = 0.05, restarts: int = 8, frames: int = 8,
+         seed: int = 0) -> Edit:
+    """Change an image to follow the user's strokes while staying a plausible sample (Zhu et al. 2016, "Generative
+    visual manipulation on the natural image manifold", iGAN): Adam on z, from several starts, for
+
+        stroke + prior_weight * (|z| / sqrt(d) - 1)^2 + keep_weight * kept + start_weight * mean((z - z_start)^2)
+
+    `stroke` is G(z)'s mean squared error against the strokes where they are drawn (`load_strokes` says which
+    pixels and how much); it is the distance reported before (the start image) and after (the result).
+    Searching z rather than pixels keeps the result on the learnt manifold. The prior term keeps z at the norm
+    Gaussian latents have (the shell where training met its latents; the mean's image is a blur). `kept` is the
+    same error over the undrawn pixels against the start image: light strokes on black leave the background
+    unconstrained, and on the glyph model the cheapest way to add ink where drawn was then to add it everywhere
+    (results turned into blobs, or into another digit with ink in the drawn place), so the edit is kept local;
+    `keep_weight=0` is iGAN's objective, which trusts the manifold alone. The start term (iGAN's smoothness term)
+    keeps z close to where it began. `start` is a seed (the image `sample(model, 1, seed)` makes) or a latent
+    (e.g. an `Inversion`'s).
+
+    As in iGAN several starts run together, one generator call per step for all of them: the start latent and
+    `restarts - 1` standard normal draws with `seed`; the lowest objective wins, so a random start wins only when
+    it pays for its distance from the start image by matching better. `frames` images along the great circle from
+    the start latent to the result show the edit as a morph (iGAN's interpolation; the great circle keeps the
+    Gaussian norm where a line would dip).
+    """
+    check_at_least("steps", steps, 1)
+    check_at_least("restarts", restarts, 1)
+    check_at_least("frames", frames, 2)
+    check_at_least("learning_rate", learning_rate, 0.0)
+    check_at_least("prior_weight", prior_weight, 0.0)
+    check_at_least("keep_weight", keep_weight, 0.0)
+    check_at_least("start_weight", start_weight, 0.0)
+    generator = runs.open_model(APP, model)
+    began = time.perf_counter()
+    colour, weight = load_strokes(strokes, mask, generator.image_shape)
+    if isinstance(start, (int, np.integer)):
+        z0 = generator.latents(1, int(start))[0]
+    else:
+        z0 = np.asarray(start, np.float32).reshape(-1)
+        if z0.shape != (generator.latent_dim,):
+            raise ParameterError("start", f"has {z0.size} numbers, the generator's latent has {generator.latent_dim}")
+    starts = generator.latents(restarts, seed)
+    starts[0] = z0
+    original = generator.generate(z0[None])[0]
+    z, stroke, total = _editor(generator)(starts, z0, original, colour, weight, tf.constant(steps, tf.int32),
+                                          *(tf.constant(x, tf.float32) for x in (learning_rate, prior_weight,
+                                                                                 keep_weight, start_weight)))
+    best = int(np.argmin(total.numpy()))
+    latent = z.numpy()[best]
+    images = generator.generate(path_latents(z0, latent, frames, "slerp"))
+    before = float(np.sum(weight * np.square(images[0] - colour)) / (np.sum(weight) * colour.shape[-1]))
+    return Edit(colour, weight, images[0], z0, images[-1], latent, images, before, float(stroke.numpy()[best]),
+                float(np.sqrt(np.mean(np.square(latent - z0)))), best, time.perf_counter() - began)
 
 
 @dataclass
