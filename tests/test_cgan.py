@@ -1,6 +1,8 @@
 """The cgan app: the procedural data set, condition parsing, every conditioning path's networks and train step,
-the independent judge, export round trips with the condition as input, semisup, and one-line errors."""
+the independent judge, export round trips with the condition as input, semisup, class cuts and augment, and one-line
+errors."""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +15,7 @@ from cli_helpers import invoke, main_error
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
 from ganapps.apps.cgan import captions, conditions, lab, models, semisup
+from ganapps.apps.cgan.app import dataset
 from PIL import Image
 
 from ganapps.core import losses as L
@@ -625,3 +628,152 @@ def test_semisup_command_reports_both_models(tmp_path, shared_data):
     probabilities = classify(lab.to_float(test.images)).numpy()
     assert probabilities.shape == (1000, 10) and np.allclose(probabilities.sum(-1), 1, atol=1e-4)
     assert int(np.sum(probabilities.argmax(-1) != test.labels)) == rows[0]["errors"]
+
+
+# ---------------------------------------------------------------------------------------------------- augment
+
+
+def test_class_fraction_cuts_deterministically_from_the_seed(shared_data):
+    training, _ = D.split(D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 32))
+    config = lab.Config(class_fraction=(" 3 = 0.05", "8=0.1"))
+    assert config.class_fraction == ("3=0.05", "8=0.1")  # canonical, as config.json keeps it
+    before = np.bincount(training.labels)
+    cut = D.cut(training, config.class_fraction, seed=1)
+    counts = np.bincount(cut.labels)
+    assert counts[3] == round(0.05 * before[3]) and counts[8] == round(0.1 * before[8])
+    assert all(counts[k] == before[k] for k in range(10) if k not in (3, 8))
+    again, other = D.cut(training, config.class_fraction, seed=1), D.cut(training, config.class_fraction, seed=2)
+    assert np.array_equal(cut.images, again.images) and np.array_equal(np.bincount(other.labels), counts)
+    threes = lambda examples: examples.images[examples.labels == 3]
+    assert not np.array_equal(threes(cut), threes(other))  # the seed draws which images stay, not how many
+    assert np.array_equal(threes(cut), threes(D.cut(training, ("3=0.05",), seed=1)))  # whatever the other classes
+    rows = {image.tobytes() for image in training.images}
+    assert all(image.tobytes() in rows for image in cut.images)  # a subset of the training split, never held out
+    assert D.cut(training, (), seed=1) is training and D.kept(400, 0.0001) == 1
+    for pairs, message in [(("3",), "expected CLASS=FRACTION pairs"), (("3=x",), "not a number"),
+                           (("3=0",), r"must be in \(0, 1\]"), (("3=nan",), "must be in"), (("3=1.5",), "must be in"),
+                           (("3=0.5", "3=0.1"), "names class 3 twice")]:
+        with pytest.raises(ParameterError, match=f"^class_fraction .*{message}"):
+            lab.Config(class_fraction=pairs)
+    with pytest.raises(ParameterError, match="^class_fraction 12=0.5: .* has no class '12'"):
+        D.cut(training, ("12=0.5",))
+
+
+def test_balance_classes_draws_every_class_as_often_as_the_largest(shared_data):
+    training, _ = D.split(D.load(str(shared_data / "mnist" / "mnist_5k.csv.gz"), 32))
+    cut = D.cut(training, ("3=0.05", "8=0.1"), seed=1)
+    balanced = D.oversample(cut, seed=1)
+    counts = np.bincount(cut.labels)
+    assert np.bincount(balanced.labels).tolist() == [counts.max()] * 10
+    threes = cut.images[cut.labels == 3]
+    drawn = balanced.images[balanced.labels == 3]
+    # Whole cycles of the 20 threes first: each repeated floor(max / 20) or one more times, none left out.
+    copies = [sum(np.array_equal(x, t) for x in drawn) for t in threes]
+    assert min(copies) >= counts.max() // len(threes) and max(copies) <= counts.max() // len(threes) + 1
+    assert np.array_equal(D.oversample(cut, seed=1).images, balanced.images)
+    config = lab.Config(data=str(shared_data / "mnist" / "mnist_5k.csv.gz"), class_fraction=("3=0.05", "8=0.1"),
+                        balance_classes=True, image_size=32)
+    options = lab.APP.options(batch_size=200, seed=1)
+    labels = np.concatenate([batch[1].numpy() for batch in dataset(config, options, 0, cut).take(20)])
+    shares = np.bincount(labels.reshape(-1).astype(int), minlength=10) / labels.size
+    assert np.all(np.abs(shares - 0.1) < 0.02)  # without balancing, class 3 would be about 0.006
+    with pytest.raises(ParameterError, match="^balance_classes .*has no labels"):
+        D.oversample(D.Examples(cut.images, "unlabelled"))
+
+
+@pytest.fixture(scope="module")
+def cut_run(tmp_path_factory) -> Path:
+    """A tiny label run on MNIST 5k with two classes cut, through the command line."""
+    from conftest import SHARED_DATA  # the `shared_data` fixture is per test
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    out = tmp_path_factory.mktemp("cgan") / "cut"
+    invoke("cgan", "train", "--data", SHARED_DATA / "mnist" / "mnist_5k.csv.gz", "--class-fraction", "3=0.05,8=0.1",
+           "--seed", "4", "--epochs", "1", "--steps", "2", "--batch-size", "8", "--width", "4", "--latent-dim", "8",
+           "--out", out)
+    return out
+
+
+def test_augment_balance_tops_every_class_up_to_the_largest(cut_run, tmp_path):
+    config = json.loads((cut_run / "config.json").read_text())["config"]
+    assert config["class_fraction"] == ["3=0.05", "8=0.1"]
+    real = config["class_counts"]
+    training = lab.training_set(cut_run)  # what the run trained on: its seed's cut, recorded counts
+    assert real == np.bincount(training.labels, minlength=10).tolist() and real[3] == 20 and real[8] == 38
+    out = tmp_path / "extra"
+    rows = [json.loads(line) for line in
+            invoke("cgan", "augment", cut_run, "--balance", "--out", out, "--json").stdout.strip().splitlines()]
+    assert [row["class"] for row in rows] == [str(k) for k in range(10)]
+    assert {row["total"] for row in rows} == {max(real)} and [row["real"] for row in rows] == real
+    with open(out / "labels.csv", newline="") as handle:
+        listed = list(csv.DictReader(handle))
+    per_class = np.bincount([int(row["label"]) for row in listed], minlength=10)
+    assert (per_class + real).tolist() == [max(real)] * 10 and per_class.tolist() == [r["generated"] for r in rows]
+    for row in listed:
+        image = np.asarray(Image.open(out / row["file"]))
+        assert image.shape == (32, 32) and image.dtype == np.uint8  # grey, as the run's images
+    assert len(list(out.rglob("*.png"))) == len(listed) and json.loads((out / "augment.json").read_text())["balance"]
+    generated = D.load(str(out), 32)  # the folder is a data set the app reads
+    assert np.array_equal(np.bincount(generated.labels, minlength=10), per_class)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["extra"]  # no staging folder left behind
+    # The same seed draws the same images; --overwrite replaces an earlier augment output whole.
+    first = np.asarray(Image.open(out / listed[0]["file"]))
+    every = lab.augment(cut_run / "export" / "cgan", out, num_per_class=3, overwrite=True)
+    assert every.generated == (3,) * 10 and every.real is None and len(list(out.rglob("*.png"))) == 30
+    again = lab.augment(cut_run, tmp_path / "again", balance=True)
+    assert again.generated == tuple(per_class) and np.array_equal(
+        np.asarray(Image.open(tmp_path / "again" / listed[0]["file"])), first)
+
+
+def test_augment_refuses_what_it_cannot_balance(cut_run, tmp_path, monkeypatch, capsys):
+    text = tmp_path / "text"
+    text.mkdir()
+    record = json.loads((cut_run / "config.json").read_text())
+    record["config"]["condition"] = "text"
+    (text / "config.json").write_text(json.dumps(record))
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "mine.txt").write_text("keep me")
+    for args, message in [
+        ([text, "--balance"], "a text run; augment needs a label run (--condition label)"),
+        ([tmp_path / "none", "--balance"], "no such run directory"),
+        ([cut_run / "export" / "cgan", "--balance"], "not a cgan run directory (no config.json); balance reads"),
+        ([cut_run], "--balance or num_per_class: give exactly one"),
+        ([cut_run, "--balance", "--num-per-class", "4"], "--balance or num_per_class: give exactly one"),
+        ([cut_run, "--num-per-class", "0"], "--num-per-class must be at least 1, got 0"),
+        ([cut_run, "--balance", "--out", full], "already holds files; name a new or empty folder"),
+        ([cut_run, "--balance", "--out", full, "--overwrite"], "augment did not write (no augment.json)"),
+    ]:
+        out = [] if "--out" in args else ["--out", tmp_path / "o"]
+        assert message in main_error(monkeypatch, capsys, "cgan", "augment", *args, *out), args
+    assert (full / "mine.txt").read_text() == "keep me" and not (tmp_path / "o").exists()
+    metadata = lab.Sampler(lambda *inputs: None, "a metadata model", lab.Config(condition="metadata"))
+    with pytest.raises(GanappsError, match="a metadata model; augment needs a label model"):
+        lab.augment(metadata, tmp_path / "o", num_per_class=2)
+    assert "--class-fraction 3=2: the fraction must be in (0, 1]" in main_error(
+        monkeypatch, capsys, "cgan", "train", "--class-fraction", "3=2", "--out", tmp_path / "r")
+
+
+def test_augment_writes_all_or_nothing(tmp_path, monkeypatch):
+    """A write that fails part-way leaves neither the folder nor its staging copy; any label model draws per class."""
+    grey = lambda latent, label: np.tile(np.asarray(label, np.float32)[:, None, None, None] / 9, (1, 32, 32, 1))
+    sampler = lab.Sampler(grey, "a label model", lab.Config(class_names=tuple("0123456789"), latent_dim=8))
+    written = lab.augment(sampler, tmp_path / "every", num_per_class=2)
+    assert written.generated == (2,) * 10 and len(list((tmp_path / "every").rglob("*.png"))) == 20
+    saved, calls = Image.Image.save, []
+
+    def failing_save(image, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:
+            raise OSError(28, "No space left on device")
+        return saved(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(OSError, match="No space left"):
+        lab.augment(sampler, tmp_path / "half", num_per_class=2)
+    calls.clear()
+    with pytest.raises(OSError, match="No space left"):  # an earlier output it was to replace stays whole
+        lab.augment(sampler, tmp_path / "every", num_per_class=3, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["every"]
+    assert len(list((tmp_path / "every").rglob("*.png"))) == 20

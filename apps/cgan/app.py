@@ -65,12 +65,20 @@ def load_examples(config: Config, download: bool = True, progress: bool = False)
 
 def prepare(config: Config, examples: D.Examples | None = None) -> Config:
     """Read what the networks depend on from the data (its absolute path, channels, classes, attribute ranges,
-    vocabulary); one-line errors for data without the condition."""
+    vocabulary, images per class after `class_fraction`); one-line errors for data without the condition."""
     examples = load_examples(config) if examples is None else examples
     folder = config.data != D.GLYPHS and not config.data.startswith(TFDS_PREFIX)
     data = str(Path(config.data).expanduser().resolve()) if folder else config.data
     training, _ = D.split(examples)
-    return conditions.of(replace(config, data=data, channels=examples.channels)).fit(training)
+    # What a class keeps depends on the seed, how many it keeps does not: the counts are the run's (`cgan augment`).
+    kept = D.cut(training, config.class_fraction)  # a one-line error for a class the data lacks
+    counts = () if kept.labels is None else D.class_counts(kept)
+    return conditions.of(replace(config, data=data, channels=examples.channels, class_counts=counts)).fit(training)
+
+
+def training_split(config: Config, examples: D.Examples, seed: int) -> D.Examples:
+    """What a run trains on: the training part of `examples`, cut by `config.class_fraction` with the run's seed."""
+    return D.cut(D.split(examples)[0], config.class_fraction, seed)
 
 
 def build(config: Config, options: TrainOptions, towers=None) -> models.ConditionalGAN:
@@ -90,8 +98,11 @@ def build(config: Config, options: TrainOptions, towers=None) -> models.Conditio
 
 def dataset(config: Config, options: TrainOptions, start_step: int, training: D.Examples | None = None
             ) -> tf.data.Dataset:
-    """Batches `(images, condition)` of the training split, images in [-1, 1]."""
-    training = D.split(load_examples(config))[0] if training is None else training
+    """Batches `(images, condition)` of the training split (cut by `class_fraction`; every class as often as
+    the largest with `balance_classes`), images in [-1, 1]."""
+    training = training_split(config, load_examples(config), options.seed) if training is None else training
+    if config.balance_classes:
+        training = D.oversample(training, options.seed)
     condition = conditions.of(config)
     arrays = (training.images, *condition.columns(training))
     return array_dataset(arrays, options.batch_size, options.seed, start_step).map(

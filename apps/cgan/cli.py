@@ -16,6 +16,7 @@ from ganapps.options import (
     DownloadOption,
     JsonOption,
     add_export_command,
+    existing_model,
     existing_path,
     config_options,
     lazy_import,
@@ -97,6 +98,40 @@ def evaluate(
                           if k not in ("what", "scope", "generated", "real"))
         real = "" if row["real"] is None else f"{row['real']:.4g}"
         table.add_row(row["what"], row["scope"], f"{row['generated']:.4g}", real, notes)
+    console.print(table)
+
+
+@app.command()
+def augment(
+    model: str = typer.Argument(..., help="A label run directory (written by `cgan train`); with --num-per-class "
+                                "also an exported SavedModel folder.", show_default=False, callback=existing_model),
+    balance: bool = typer.Option(False, "--balance", help="Top every class up to the run's largest, so that its "
+                                 "real training images plus these are as many per class (train with "
+                                 "--class-fraction for an imbalanced run)."),
+    num_per_class: int = typer.Option(None, "--num-per-class", "-n", help="Instead of --balance: this many images "
+                                      "of every class."),
+    out: Path = typer.Option(Path("augmented"), "--out", "-o", help="Folder to create, new or empty: CLASS/NNNNN.png "
+                             "(CLASS the class index), labels.csv (file, label) and augment.json; `cgan train "
+                             "--data` reads it."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT whole when an earlier augment wrote it "
+                                   "(it holds augment.json)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Generate training images from a label model: balance an imbalanced data set, or draw N per class. The folder
+    appears only once every image is written."""
+    result = _lab().augment(model, out, balance=balance, num_per_class=num_per_class, seed=seed,
+                            overwrite=overwrite)
+    if as_json:
+        for row in result.as_dicts():
+            print(json.dumps(row), flush=True)
+        return
+    table = Table(title=f"{result.images} generated images in {result.folder}")
+    for column in ("class", "real", "generated", "total"):
+        table.add_column(column)
+    for row in result.as_dicts():
+        table.add_row(row["class"], "" if row["real"] is None else str(row["real"]), str(row["generated"]),
+                      "" if row["total"] is None else str(row["total"]))
     console.print(table)
 
 

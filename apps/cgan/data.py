@@ -13,7 +13,8 @@ redraws.
 - a folder with `labels.csv` (a `file` column, an optional `label` column, and numeric columns that become
   metadata attributes) or `captions.jsonl` (one `{"file": ..., "caption": ...}` object per line).
 
-A fixed fifth of every source is held out (`split`), the same one for training, evaluation and `semisup`.
+A fixed fifth of every source is held out (`split`), the same one for training, evaluation and `semisup`;
+`cut` thins some classes of the training part (`Config.class_fraction`) to make an imbalanced set.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from ganapps.apps.cgan.recipe import ATTRIBUTES, COLOURS, IMAGE_ATTRIBUTES
+from ganapps.apps.cgan.recipe import ATTRIBUTES, COLOURS, IMAGE_ATTRIBUTES, parse_class_fraction
 from ganapps.core import imagesets as image_data
 from PIL import Image
 
@@ -327,3 +328,49 @@ def split(examples: Examples, held_out: float = HELD_OUT_FRACTION) -> tuple[Exam
     order = np.random.default_rng(12345).permutation(len(examples))
     count = int(round(len(examples) * held_out))
     return examples.subset(np.sort(order[count:])), examples.subset(np.sort(order[:count]))
+
+
+def kept(count: int, fraction: float) -> int:
+    """Images a class of `count` keeps at `fraction`: rounded, at least one."""
+    return max(1, int(round(count * fraction))) if count else 0
+
+
+def cut(examples: Examples, class_fraction: tuple[str, ...], seed: int = 0) -> Examples:
+    """`examples` with each class that `class_fraction` names ("3=0.05") thinned to `kept(count, fraction)` images,
+    in their order; the rest whole. Which images stay is a pure function of `seed` and the class (not of the other
+    classes' fractions); how many, of the counts alone."""
+    fractions = parse_class_fraction(class_fraction)
+    if not fractions:
+        return examples
+    if examples.labels is None:
+        raise ParameterError("class_fraction", f"{examples.source}: has no labels to cut classes by")
+    names, keep = examples.class_names, np.ones(len(examples), bool)
+    for name, fraction in fractions.items():
+        if name in names:
+            label = names.index(name)
+        elif re.fullmatch(r"\d+", name) and int(name) < len(names):
+            label = int(name)
+        else:
+            raise ParameterError("class_fraction", f"{name}={fraction!r}: {examples.source} has no class {name!r}")
+        members = np.flatnonzero(examples.labels == label)
+        chosen = np.random.default_rng([seed, label]).permutation(members)[: kept(len(members), fraction)]
+        keep[members] = False
+        keep[chosen] = True
+    return examples.subset(np.flatnonzero(keep))
+
+
+def class_counts(examples: Examples) -> tuple[int, ...]:
+    """Images per class, every class of `class_names` (zeros included)."""
+    return tuple(int(n) for n in np.bincount(examples.labels, minlength=examples.classes))
+
+
+def oversample(examples: Examples, seed: int = 0) -> Examples:
+    """`examples` with every class's images repeated (in a seeded order, whole cycles first) up to the largest
+    class's count, so that batches draw each class equally often."""
+    if examples.labels is None:
+        raise ParameterError("balance_classes", f"{examples.source}: has no labels to balance classes by")
+    largest = int(np.bincount(examples.labels).max())
+    chosen = [np.resize(np.random.default_rng([seed, label]).permutation(members), largest)
+              for label in range(examples.classes)
+              if len(members := np.flatnonzero(examples.labels == label))]
+    return examples.subset(np.sort(np.concatenate(chosen)))

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from ganapps.core.config import setting
-from ganapps.core.errors import check_at_least, check_choice
+from ganapps.core.errors import ParameterError, check_at_least, check_choice
 
 CONDITIONS = ("label", "metadata", "text", "image+metadata")
 DISCRIMINATORS = ("concat", "projection", "acgan")
@@ -50,13 +50,17 @@ _DATA = ("'glyphs' (embedded: rendered digits with label, angle, scale, position
          "tfds:NAME (mnist, fashion_mnist), or a folder with labels.csv (file, label, numeric metadata columns) "
          "or captions.jsonl. A fixed fifth is held out for `evaluate`.")
 _FITTED = "Read from the training data when training starts."
+_CLASS_FRACTION = ("Keep only a share of some classes' training images, as CLASS=FRACTION pairs (class name or "
+                   "index, fraction in (0, 1]), e.g. 3=0.05,8=0.05: an imbalanced training set for `cgan augment "
+                   "--balance`. Which images stay is drawn from --seed and the class; the held-out fifth stays "
+                   "whole.")
 
 
 @dataclass(frozen=True)
 class Config:
     """What rebuilds a run's networks and finds its data; saved in its config.json and beside its export.
 
-    The last six fields are read from the data when training starts (`app.prepare`).
+    The last seven fields are read from the data when training starts (`app.prepare`).
     """
 
     condition: str = setting("label", "What the generator is given: a label, a metadata vector, a caption, or an "
@@ -94,7 +98,13 @@ class Config:
                                      flag=False)
     diversity_weight: float = setting(0.1, "Mode seeking (Mao et al. 2019): keeps the generator from drawing one "
                                       "image per condition (not image+metadata, which has no noise).")
+    class_fraction: tuple[str, ...] = setting((), _CLASS_FRACTION, show_default="every image of every class")
+    balance_classes: bool = setting(False, "Draw every class equally often in training: each class's images are "
+                                    "repeated up to the largest class's count (for an imbalanced set, e.g. one cut "
+                                    "by --class-fraction, before `cgan augment --balance`).")
     class_names: tuple[str, ...] = setting((), _FITTED, flag=False)
+    class_counts: tuple[int, ...] = setting((), _FITTED + " Training images per class, after class_fraction.",
+                                            flag=False)
     attributes: tuple[str, ...] = setting((), _FITTED, flag=False)
     ranges: tuple[tuple[float, float], ...] = setting((), _FITTED, flag=False)
     vocabulary: tuple[str, ...] = setting((), _FITTED, flag=False)
@@ -108,8 +118,31 @@ class Config:
         if self.channels is not None:
             check_choice("channels", self.channels, (1, 3))
         check_at_least("caption_steps", self.caption_steps, 1)
+        object.__setattr__(self, "class_fraction", tuple(f"{k}={v!r}" for k, v in
+                                                         parse_class_fraction(self.class_fraction).items()))
+        object.__setattr__(self, "class_counts", tuple(int(n) for n in self.class_counts))
         # config.json holds lists: kept as tuples, so that configs compare and hash
         object.__setattr__(self, "ranges", tuple(tuple(float(v) for v in r) for r in self.ranges))
+
+
+def parse_class_fraction(pairs: tuple[str, ...]) -> dict[str, float]:
+    """`("3=0.05", "8=0.05")` as {"3": 0.05, "8": 0.05}; one-line errors naming the parameter. Whether a class
+    exists is checked against the data (`data.cut`)."""
+    fractions = {}
+    for pair in pairs:
+        name, _, value = (part.strip() for part in str(pair).partition("="))
+        if not name or not value:
+            raise ParameterError("class_fraction", f"{pair!r}: expected CLASS=FRACTION pairs, e.g. 3=0.05,8=0.05")
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise ParameterError("class_fraction", f"{name}={value!r}: the fraction is not a number") from None
+        if not 0.0 < fraction <= 1.0:  # nan fails too
+            raise ParameterError("class_fraction", f"{name}={value}: the fraction must be in (0, 1]")
+        if name in fractions:
+            raise ParameterError("class_fraction", f"names class {name} twice")
+        fractions[name] = fraction
+    return fractions
 
 
 @dataclass(frozen=True)
