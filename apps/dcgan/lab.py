@@ -367,16 +367,6 @@ def _fit_float(image: np.ndarray, size: int) -> np.ndarray:
     return tf.image.resize(square[None], (size, size), method="area").numpy()[0].astype(np.float32)
 
 
-def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """Float HWC colours as 1 (ITU-R 601 luma, as `convert_channels`) or 3 channels."""
-    have = image.shape[-1]
-    if have == channels:
-        return image
-    if (have, channels) == (1, 3):
-        return np.repeat(image, 3, axis=-1)
-    return (image[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-
-
 def load_strokes(strokes: np.ndarray | str | os.PathLike, mask: np.ndarray | str | os.PathLike | None,
                  image_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Stroke colours `[S, S, C]` in [-1, 1] and their weights `[S, S, 1]` in [0, 1] at the generator's shape.
@@ -421,7 +411,7 @@ def load_strokes(strokes: np.ndarray | str | os.PathLike, mask: np.ndarray | str
             "strokes", "has nothing drawn: without transparency only pixels brighter than black count; paint "
                        "light strokes on black or on a transparent canvas, or give a mask")
         raise ParameterError(*where)
-    return _as_channels(colour, channels) * 2.0 - 1.0, weight
+    return convert_channels(colour, channels) * 2.0 - 1.0, weight
 
 
 @dataclass

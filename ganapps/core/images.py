@@ -181,7 +181,7 @@ def fit_image(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 NHWC images as 1 (ITU-R 601 luma, as Pillow's "L") or 3 channels."""
+    """uint8 (or float) NHWC images as 1 (ITU-R 601 luma, as Pillow's "L") or 3 channels, in their own dtype."""
     have = images.shape[-1]
     if have == channels:
         return images
@@ -189,5 +189,7 @@ def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
         return np.repeat(images, 3, axis=-1)
     if (have, channels) == (3, 1):
         luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        if images.dtype != np.uint8:
+            return luma[..., None]
         return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
     raise GanappsError(f"cannot convert {have}-channel images to {channels} channels")
