@@ -110,18 +110,43 @@ class RunCheckpoint(keras.callbacks.Callback):
 
 
 class SampleWriter(keras.callbacks.Callback):
-    """Calls `write(model, path)` after each epoch (and before the first) to save something to look at."""
+    """Calls `write(model, path)` after each epoch to save something to look at; a PNG also goes to TensorBoard
+    as the image summary `samples` at step EPOCH, in `summaries` (the run's `logs/train`, beside the scalars), so
+    the pictures are seen where the curves are."""
 
-    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png"):
+    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png",
+                 summaries: str | Path | None = None):
         super().__init__()
         self.directory = Path(directory)
         self.write = write
         self.suffix = suffix
+        self.summaries = None if summaries is None else Path(summaries)
+        self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.directory / f"epoch_{epoch + 1:04d}{self.suffix}"
-        with chief_writes(path, self.model.distribute_strategy) as target:
+        strategy = self.model.distribute_strategy
+        with chief_writes(path, strategy) as target:
             self.write(self.model, target)
+        if self.summaries is not None and self.suffix == ".png" and is_chief(strategy) and path.is_file():
+            self._summarise(path, epoch + 1)
+
+    def _summarise(self, path: Path, step: int) -> None:
+        import tensorflow as tf
+        from PIL import Image
+
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.summaries))
+        with self._writer.as_default():
+            tf.summary.image("samples", pixels[None], step=step)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class NonFiniteLoss(RuntimeError):
