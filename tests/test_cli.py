@@ -2,7 +2,9 @@
 
 import json
 
+import numpy as np
 import pytest
+from cli_helpers import invoke, main_error
 from conftest import run_cli
 
 
@@ -59,3 +61,61 @@ def test_short_toy_run_writes_a_whole_run_directory(tmp_path):
 def test_bad_input_gives_a_clear_error(tmp_path, args, fragments):
     done = run_cli(*args, "--out", tmp_path / "x") if args[0] == "toy" else run_cli(*args)
     assert_one_line_error(done, *fragments)
+
+
+# Each app's quality figure during training (--eval-every) is what its own `evaluate` reports for the export that
+# --keep-best wrote: the same measure on the same held-out data, on the best epoch's generator.
+QUALITY_RUNS = {
+    "dcgan": (["--width", "4", "--latent-dim", "8", "--batch-size", "16"],
+              lambda lab, export, run: lab.evaluate(export, data="glyphs", num=500).fid),
+    "cyclegan": (["--image-size", "32", "--width", "4", "--blocks", "1", "--batch-size", "2"],
+                 lambda lab, export, run: np.mean([s.psnr for s in lab.evaluate(export, "synthetic", num=50).scores
+                                                   if s.model != "identity"])),
+    "superres": (["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4"],
+                 lambda lab, export, run: lab.evaluate(export).summary["psnr"]),
+    "nextframe": (["--image-size", "32", "--context", "2", "--width", "4", "--sequences", "8", "--batch-size", "4"],
+                  lambda lab, export, run: np.mean([s.mse for s in lab.evaluate(
+                      export, data=run["data"], digits=run["digits"], sequences=50).of("model")])),
+    "cgan": (["--latent-dim", "8", "--width", "4", "--batch-size", "8"],
+             lambda lab, export, run: next(r["generated"] for r in lab.evaluate(export, num=500).rows
+                                           if r["scope"] == "all")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", sorted(QUALITY_RUNS))
+def test_eval_every_figure_is_the_apps_evaluate_of_the_kept_export(app, tmp_path):
+    import importlib
+
+    flags, evaluate = QUALITY_RUNS[app]
+    out = tmp_path / "run"
+    result = invoke(app, "train", *flags, "--epochs", "2", "--steps", "2", "--eval-every", "1", "--keep-best",
+                    "--strategy", "default", "--out", out)
+    best = json.loads((out / "best.json").read_text())
+    assert f"(epoch {best['epoch']}, the best {best['key']}" in result.stdout
+    rows = (out / "history.csv").read_text().splitlines()
+    assert len(rows) == 3 and f"quality_{best['key']}" in rows[0].split(",")
+    lab = importlib.import_module(f"ganapps.apps.{app}.lab")
+    run = json.loads((out / "config.json").read_text())["config"]
+    assert evaluate(lab, out / "export" / app, run) == pytest.approx(best["value"], rel=1e-3, abs=1e-4)
+
+
+def test_eval_every_on_toy_and_the_refusals(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    out = tmp_path / "toy"
+    result = invoke("toy", "train", "--dataset", "ring", "--epochs", "3", "--steps", "2", "--eval-every", "2",
+                    "--strategy", "default", "--out", out)
+    header, *rows = (out / "history.csv").read_text().splitlines()
+    modes = header.split(",").index("quality_modes")
+    assert [row.split(",")[modes] == "nan" for row in rows] == [True, False, False]  # epoch 2 and the last
+    assert "the best" not in result.stdout and not (out / "best.json").exists()
+    assert "--keep-best needs eval_every" in main_error(monkeypatch, capsys, "toy", "train", "--keep-best", "--out",
+                                                        tmp_path / "x")
+    for domain in "AB":
+        (tmp_path / domain).mkdir()
+        for k in range(2):
+            Image.new("RGB", (32, 32), (40 * k, 0, 0)).save(tmp_path / domain / f"{k}.png")
+    error = main_error(monkeypatch, capsys, "cyclegan", "train", "--domain-a", tmp_path / "A", "--domain-b",
+                       tmp_path / "B", "--image-size", 32, "--eval-every", 1, "--out", tmp_path / "y")
+    assert "--eval-every" in error and "no aligned held-out pairs" in error

@@ -19,7 +19,7 @@ from ganapps.apps.toy.data import grid
 from ganapps.core.callbacks import GanHealth, RunCheckpoint
 from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset
-from ganapps.core.errors import GanappsError, Interrupted
+from ganapps.core.errors import GanappsError, Interrupted, ParameterError
 from ganapps.core.gan import GAN
 from ganapps.apps.toy.recipe import Config
 from ganapps.core import runs
@@ -227,3 +227,44 @@ def test_sample_grids_go_to_tensorboard_beside_the_scalars(tmp_path):
         assert (int(width), int(height)) == (10, 6)
         pixels = np.asarray(Image.open(io.BytesIO(png)))
         assert np.array_equal(pixels, np.asarray(Image.open(tmp_path / "run" / "samples" / f"epoch_{step:04d}.png")))
+
+
+def test_eval_every_logs_quality_and_keep_best_exports_the_best_epoch(tmp_path):
+    import csv
+
+    from ganapps.core.app import Quality
+    from ganapps.core.export import ServingFunction
+
+    probe = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    seen = {}  # epoch -> (the figure, the generator's output on the probe then)
+
+    def compute(gan, config, opts):
+        epoch = int(gan.step_counter.numpy()) // opts.steps
+        figure = {2: 0.9, 4: 0.5, 5: 0.7}[epoch]  # evaluated at 2 and 4, and after the last (5)
+        seen[epoch] = (figure, gan.sampling_generator(probe).numpy())
+        return {"score": figure, "other": -figure}
+
+    app = App("toy", Config, build, dataset, Handle, quality=Quality(compute, ("score", "other")))
+    result = runs.train(app, Config(), options(tmp_path, "run", epochs=5, eval_every=2, keep_best=True))
+    assert sorted(seen) == [2, 4, 5] and result.best == {"epoch": 2, "key": "score", "value": 0.9, "higher": True}
+    with open(tmp_path / "run" / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["quality_score"] for row in rows] == ["nan", "0.9", "nan", "0.5", "0.7"]
+    assert not any(key.startswith("val_") for key in rows[0])
+    scalars = {}
+    for events in (tmp_path / "run" / "logs" / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for value in event.summary.value:
+                if value.tag.startswith("quality/"):
+                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    assert scalars["quality/score"] == pytest.approx({2: 0.9, 4: 0.5, 5: 0.7})  # only where computed
+    assert not any("nan" in str(v) for v in scalars["quality/other"].values())
+    # The export is epoch 2's generator, not the last one's.
+    exported = ServingFunction(tmp_path / "run" / "export" / "toy" / "1")(probe)
+    np.testing.assert_allclose(np.asarray(exported), seen[2][1], atol=1e-5)
+    assert not np.allclose(seen[2][1], seen[5][1])
+    assert json.loads((tmp_path / "run" / "best.json").read_text())["epoch"] == 2
+    with pytest.raises(ParameterError, match="^keep_best needs eval_every"):
+        options(tmp_path, "x", keep_best=True)
+    with pytest.raises(ParameterError, match="^eval_every toy has no quality figure"):
+        train(options(tmp_path, "y", eval_every=1))

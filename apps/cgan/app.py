@@ -17,7 +17,7 @@ from ganapps.apps.cgan import conditions, models
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan.recipe import DEFAULTS, Config
 
-from ganapps.core.app import App
+from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions, from_dict, to_json
 from ganapps.core.data import TFDS_PREFIX, array_dataset, to_float
 from ganapps.core.errors import GanappsError
@@ -127,5 +127,22 @@ def export(gan: models.ConditionalGAN, config: Config, folder: Path, version: in
     return target
 
 
+QUALITY_SAMPLES = 500  # generated images per evaluation during training
+
+
+def quality(gan: models.ConditionalGAN, config: Config, options: TrainOptions) -> dict[str, float]:
+    """The independent judge's reading of `QUALITY_SAMPLES` images from held-out conditions, as `evaluate`: `judge`
+    is its first accuracy over all samples (label: the label's; text: the digit's; image+metadata: whether the
+    digit is kept), for metadata one minus the mean error as a share of each attribute's range."""
+    from ganapps.apps.cgan import lab  # the app's evaluate (lab imports this module)
+
+    rows = lab.evaluate(Sampler.from_gan(gan, config, "training"), num=QUALITY_SAMPLES, seed=options.seed).rows
+    shares = [row["share_of_range"] for row in rows if "share_of_range" in row]
+    if shares:
+        return {"judge": 1.0 - float(np.mean(shares))}
+    return {"judge": next(float(row["generated"]) for row in rows if row["scope"] == "all"
+                          and ("accuracy" in row["what"] or row["what"].startswith("keeps")))}
+
+
 APP = App("cgan", Config, build, dataset, Sampler, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export)
+          export=export, quality=Quality(quality, ("judge",)))

@@ -21,7 +21,7 @@ from ganapps.apps.cyclegan.recipe import (
     default_width,
 )
 
-from ganapps.core.app import App
+from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError, check_choice
 from ganapps.core.export import Handle, KerasFunction, ServingFunction, export_generator
@@ -153,5 +153,27 @@ def export(gan: models.CycleGAN, config: Config, folder: Path, version: int = 1)
     return Path(folder)
 
 
+QUALITY_IMAGES = 50  # held-out pairs per evaluation during training
+
+
+def check_quality(config: Config) -> None:
+    """Unpaired real data has no truth to score against during training: `evaluate` scores it by FID."""
+    if source(config).kind in ("tfds", "folders"):
+        raise ParameterError("eval_every", f"{config.data or config.domain_a}: no aligned held-out pairs to score "
+                             "against during training (the synthetic pair and side-by-side images have them); "
+                             "score the run with `evaluate` instead")
+
+
+def quality(gan: models.TwoWayGAN, config: Config, options: TrainOptions) -> dict[str, float]:
+    """PSNR of both directions against the truth on `QUALITY_IMAGES` held-out pairs (the synthetic scenes or
+    side-by-side images); `psnr` is their mean."""
+    from ganapps.apps.cyclegan import lab  # the app's evaluate (lab imports this module)
+
+    result = lab.evaluate(Translator.from_gan(gan, config, "training"), config.data, config.domain_a,
+                          config.domain_b, num=QUALITY_IMAGES)
+    psnr = {d: result.of(d, result.scores[0].model).psnr for d in DIRECTIONS}
+    return {"psnr": (psnr["a2b"] + psnr["b2a"]) / 2, "psnr_a2b": psnr["a2b"], "psnr_b2a": psnr["b2a"]}
+
+
 APP = App("cyclegan", Config, build, dataset, Translator, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export)
+          export=export, quality=Quality(quality, ("psnr", "psnr_a2b", "psnr_b2a"), check=check_quality))

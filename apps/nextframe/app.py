@@ -13,7 +13,7 @@ from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import models
 from ganapps.apps.nextframe.recipe import DEFAULTS, Config
 
-from ganapps.core.app import App
+from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.export import Handle, export_generator
@@ -105,5 +105,19 @@ def export(gan: models.NextFrameGAN, config: Config, folder: Path, version: int 
                             input_names=["context"], output_name="frame")
 
 
+QUALITY_SEQUENCES = 50  # held-out sequences per evaluation during training
+
+
+def quality(gan: models.NextFrameGAN, config: Config, options: TrainOptions) -> dict[str, float]:
+    """Mean squared error and PSNR over the evaluated horizons on `QUALITY_SEQUENCES` held-out sequences, rolled
+    out as `evaluate` does (frames in [0, 1])."""
+    from ganapps.apps.nextframe import lab  # the app's evaluate (lab imports this module)
+
+    result = lab.evaluate(Predictor.from_gan(gan, config, "training"), data=config.data, digits=config.digits,
+                          sequences=QUALITY_SEQUENCES, seed=options.seed)
+    model = result.of("model")
+    return {"mse": float(np.mean([s.mse for s in model])), "psnr": float(np.mean([s.psnr for s in model]))}
+
+
 APP = App("nextframe", Config, build, dataset, Predictor, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export)
+          export=export, quality=Quality(quality, ("mse", "psnr"), higher=False))

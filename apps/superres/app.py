@@ -15,7 +15,8 @@ from ganapps.apps.superres import data as D
 from ganapps.apps.superres import models
 from ganapps.apps.superres.recipe import DEFAULTS, SHIPPED, TILE, TILE_OVERLAP, Config
 
-from ganapps.core.app import App
+from ganapps.core import metrics
+from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions
 from ganapps.core.data import TFDS_PREFIX
 from ganapps.core.errors import GanappsError
@@ -108,5 +109,20 @@ def export(gan: models.SRGAN, config: Config, folder: Path, version: int = 1) ->
     return export_generator(gan.sampling_generator, folder, version, input_names=["image"], output_name="upscaled")
 
 
+def quality(gan: models.SRGAN, config: Config, options: TrainOptions) -> dict[str, float]:
+    """Y-PSNR and SSIM on Set5 (x scale, borders shaved, as `evaluate` and the published tables), beside a checkout
+    of the project's data; elsewhere on the sample crop."""
+    from ganapps.apps.superres import lab  # the app's evaluate (lab imports this module)
+
+    upscaler = Upscaler.from_gan(gan, config, "training")
+    if D.default_eval_folder("set5").is_dir():
+        summary = lab.evaluate(upscaler).summary
+        return {"psnr": summary["psnr"], "ssim": summary["ssim"]}
+    shown = sample_pair(config.scale)
+    high = upscaler.upscale(shown.low)
+    return {"psnr": float(metrics.psnr_y(high, shown.high, config.scale)),
+            "ssim": float(metrics.ssim_y(high, shown.high, config.scale))}
+
+
 APP = App("superres", Config, build, dataset, Upscaler, defaults=DEFAULTS["psnr"], prepare=prepare,
-          samples=samples, export=export, shipped=SHIPPED)
+          samples=samples, export=export, shipped=SHIPPED, quality=Quality(quality, ("psnr", "ssim")))

@@ -11,7 +11,7 @@ from ganapps.apps.toy import models
 from ganapps.apps.toy.data import Mixture, mixture, mode_coverage
 from ganapps.apps.toy.recipe import DEFAULTS, EVAL_SAMPLES, TRAIN_POINTS, Config
 
-from ganapps.core.app import App
+from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions
 from ganapps.core.data import array_dataset
 from ganapps.core.export import Handle
@@ -77,4 +77,12 @@ def samples(gan: GAN, config: Config, options: TrainOptions, path: Path) -> None
     write_plot(gan.sample(EVAL_SAMPLES, seed=options.seed + 2), config, options.seed, path, path.stem)
 
 
-APP = App("toy", Config, build, dataset, Sampler, defaults=DEFAULTS, samples=samples)
+def quality(gan: GAN, config: Config, options: TrainOptions) -> dict[str, float]:
+    """Mode coverage of `EVAL_SAMPLES` fresh points, as `evaluate` reports it."""
+    coverage = mode_coverage(gan.sample(EVAL_SAMPLES, seed=options.seed + 3), mixture(config.dataset))
+    return {"modes": coverage.modes_captured, "high_quality": coverage.high_quality,
+            "reverse_kl": coverage.reverse_kl}
+
+
+APP = App("toy", Config, build, dataset, Sampler, defaults=DEFAULTS, samples=samples,
+          quality=Quality(quality, ("modes", "high_quality", "reverse_kl")))

@@ -27,6 +27,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @dataclass(frozen=True)
+class Quality:
+    """An app's own figures of merit during training (`--eval-every`).
+
+    `compute(gan, config, options)` returns the figures named in `names` (a quick version of the app's `evaluate`:
+    fewer samples, the same measure); `names[0]` is the one `--keep-best` ranks epochs by, better when higher if
+    `higher`. `check(config)` refuses, before training starts, a run the figures cannot be computed for.
+    """
+
+    compute: Callable[[GAN, Any, TrainOptions], dict[str, float]]
+    names: tuple[str, ...]
+    higher: bool = True
+    check: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
 class App:
     """An app as the core sees it.
 
@@ -45,6 +60,7 @@ class App:
         export: `(gan, config, folder, version) -> path` writes the SavedModel(s); default: the sampling generator
             as `folder/version` with a `serving_default` signature.
         shipped: the shipped model (a folder of `ganapps/saved_models`) that inference opens when none is named.
+        quality: the figures `--eval-every` computes into history.csv and TensorBoard (and `--keep-best` ranks by).
     """
 
     name: str
@@ -57,6 +73,7 @@ class App:
     samples: Callable[[GAN, Any, TrainOptions, Path], None] | None = None
     export: Callable[[GAN, Any, Path, int], Path] | None = None
     shipped: str | None = None
+    quality: Quality | None = None
 
     def options(self, **overrides) -> TrainOptions:
         """The recipe's training options (run directory `runs/NAME`), with any field overridden."""

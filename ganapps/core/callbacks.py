@@ -149,6 +149,93 @@ class SampleWriter(keras.callbacks.Callback):
             self._writer = None
 
 
+class HistoryLog(keras.callbacks.Callback):
+    """history.csv: one row per epoch (`epoch` counted from 0, then the logs' columns in sorted order), appended on
+    resume under the header already there. Keras's CSVLogger adds a `val_` column per metric, always empty here:
+    GAN runs have no validation pass."""
+
+    def __init__(self, path: str | Path, append: bool = False):
+        super().__init__()
+        self.path, self.append = Path(path), append
+        self.columns = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+
+        logs = logs or {}
+        if self.columns is None:
+            header = None
+            if self.append and self.path.is_file():
+                with open(self.path, newline="") as handle:
+                    header = next(csv.reader(handle), None)
+            self.columns = header[1:] if header else sorted(logs)
+            if not header:
+                with open(self.path, "w", newline="") as handle:
+                    csv.writer(handle).writerow(["epoch", *self.columns])
+        value = lambda v: float(np.asarray(v).reshape(-1)[0]) if v is not None else "NA"  # noqa: E731
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle).writerow([epoch, *(value(logs.get(name)) for name in self.columns)])
+
+
+class QualityMonitor(keras.callbacks.Callback):
+    """Every `every` epochs and after the last: the app's `Quality` figures, as `quality_NAME` columns of this
+    epoch's logs (NaN on the epochs in between, so history.csv keeps one column per figure) and as TensorBoard
+    scalars `quality/NAME` in `summaries` at step EPOCH (only where computed); with `keep_best`, `export(model)`
+    whenever the ranked figure improves, and `best.json` records which epoch that was (read back on resume).
+
+    Put it before `HistoryLog`, so the figures reach history.csv; every worker computes them alike.
+    """
+
+    def __init__(self, quality, compute: Callable[[keras.Model], dict], every: int, epochs: int,
+                 summaries: Path, best_file: Path | None = None, export: Callable[[keras.Model], None] | None = None):
+        super().__init__()
+        self.quality, self.compute, self.every, self.epochs = quality, compute, every, epochs
+        self.summaries, self.best_file, self.export = Path(summaries), best_file, export
+        self.best = None
+        if best_file is not None and best_file.is_file():
+            self.best = json.loads(best_file.read_text())
+        self._writer = None
+
+    def due(self, epoch: int) -> bool:
+        return (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs
+
+    def better(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best["value"] if self.quality.higher else value < self.best["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if not self.due(epoch):
+            logs.update({f"quality_{name}": float("nan") for name in self.quality.names})
+            return
+        figures = {name: float(value) for name, value in self.compute(self.model).items()}
+        logs.update({f"quality_{name}": figures.get(name, float("nan")) for name in self.quality.names})
+        strategy = self.model.distribute_strategy
+        if is_chief(strategy):
+            import tensorflow as tf
+
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(self.summaries))
+            with self._writer.as_default():
+                for name, value in figures.items():
+                    tf.summary.scalar(f"quality/{name}", value, step=epoch + 1)
+            self._writer.flush()
+        key = self.quality.names[0]
+        if self.export is not None and self.better(figures[key]):
+            self.export(self.model)
+            self.best = {"epoch": epoch + 1, "key": key, "value": figures[key], "higher": self.quality.higher}
+            if is_chief(strategy) and self.best_file is not None:
+                atomic_write_bytes(self.best_file, (json.dumps(self.best, indent=2) + "\n").encode())
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 class NonFiniteLoss(RuntimeError):
     """Training stopped because a loss became NaN or infinite."""
 

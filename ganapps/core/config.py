@@ -60,6 +60,10 @@ class TrainOptions:
     batch_size: int = setting(64, "Global batch size (split over replicas).", panel=RUN)
     seed: int = setting(0, "Seed for weights, data order and noise.", panel=RUN)
     resume: bool = setting(False, "Continue the run in --out from its last finished epoch.", panel=RUN)
+    eval_every: int = setting(0, "Every N epochs (and after the last), compute the app's own quality figure (e.g. "
+                              "FID, PSNR, mode coverage) into history.csv and TensorBoard (0: off).", panel=RUN)
+    keep_best: bool = setting(False, "Export the epoch with the best quality figure instead of the last (needs "
+                              "--eval-every).", panel=RUN)
     loss: str = setting("non-saturating", "Adversarial loss family.", choices=LOSS_FAMILIES, panel=LOSS)
     d_steps: int = setting(1, "Discriminator updates per generator update.", panel=LOSS)
     gp_weight: float = setting(0.0, "WGAN-GP gradient penalty weight (0: off).", panel=LOSS)
@@ -97,6 +101,9 @@ class TrainOptions:
         for name in ("epochs", "steps", "batch_size", "d_steps", "pack"):
             check_at_least(name, getattr(self, name), 1)
         check_at_least("steps_per_execution", self.steps_per_execution, 0)
+        check_at_least("eval_every", self.eval_every, 0)
+        if self.keep_best and not self.eval_every:
+            raise ParameterError("keep_best", "needs eval_every: the best epoch is the best of the evaluated ones")
         if self.batch_size % self.pack:
             raise ParameterError("batch_size", f"{self.batch_size} must be a multiple of pack {self.pack}")
         if not 0.0 <= self.ema < 1.0:

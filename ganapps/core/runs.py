@@ -28,10 +28,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from ganapps.core.callbacks import GanHealth, RunCheckpoint, SampleWriter, chief_writes, is_chief
+from ganapps.core.callbacks import (GanHealth, HistoryLog, QualityMonitor, RunCheckpoint, SampleWriter, chief_writes,
+                                    is_chief)
 from ganapps.core.app import App
 from ganapps.core.config import TrainOptions, check_run_directory, from_dict, model_path, to_json
-from ganapps.core.errors import GanappsError, Interrupted, interrupted_by_user
+from ganapps.core.errors import GanappsError, Interrupted, ParameterError, interrupted_by_user
 from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
@@ -48,11 +49,16 @@ class TrainResult:
     export_dir: Path | None  # None on the workers of a multi-worker run other than the chief
     initial_epoch: int
     health: GanHealth
+    best: dict | None = None  # with --keep-best: {"epoch", "key", "value", "higher"} of the exported epoch
 
     @property
     def exported(self) -> str:
-        """Where the export went, for a command's last lines: on a worker that is not the chief, who wrote it."""
-        return str(self.export_dir) if self.export_dir else f"{self.run_dir / 'export'} (written by the chief worker)"
+        """Where the export went, for a command's last lines: on a worker that is not the chief, who wrote it; with
+        `--keep-best`, which epoch it is."""
+        where = str(self.export_dir) if self.export_dir else f"{self.run_dir / 'export'} (written by the chief worker)"
+        if self.best:
+            where += f" (epoch {self.best['epoch']}, the best {self.best['key']}: {self.best['value']:.4g})"
+        return where
 
 
 @keras.saving.register_keras_serializable("ganapps")
@@ -264,6 +270,8 @@ def train(app: App, config: Any = None, options: TrainOptions | None = None,
     """
     config = app.config() if config is None else config
     options = options or app.options()
+    if options.eval_every and app.quality is None:
+        raise ParameterError("eval_every", f"{app.name} has no quality figure to compute during training")
     check_run_directory(options.out, options.resume)
     strategy = resolve_strategy(options.strategy, options.devices)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # the cluster coordinates its workers
@@ -294,6 +302,8 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
         config = _require_run(run_dir, app).config  # what the run was started with, prepared already
     elif app.prepare is not None:
         config = app.prepare(config)
+    if options.eval_every and app.quality.check is not None:
+        app.quality.check(config)
     loss_scaling = set_precision(options.mixed_precision)
     keras.utils.set_random_seed(options.seed)
     chief = is_chief(strategy)
@@ -311,11 +321,22 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
     health = GanHealth(gan.loss_family, run_dir)
     checkpoint.health = health
     all_callbacks = [health, checkpoint]
+    if chief:  # Keras's TensorBoard first: the quality columns are NaN between evaluations, the monitor logs its own
+        all_callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"))
+    export_folder = run_dir / "export" / app.name
+    monitor = None
+    if options.eval_every:
+
+        def export_best(model):
+            with chief_writes(export_folder, strategy) as folder:
+                _export(app, model, config, folder)
+
+        monitor = QualityMonitor(app.quality, lambda g: app.quality.compute(g, config, options), options.eval_every,
+                                 options.epochs, run_dir / "logs" / "train", run_dir / "best.json",
+                                 export_best if options.keep_best else None)
+        all_callbacks.append(monitor)
     if chief:
-        all_callbacks += [
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
-            keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
-        ]
+        all_callbacks.append(HistoryLog(run_dir / "history.csv", append=initial_epoch > 0))
     if app.samples is not None:  # every worker draws them (collectives pair up); the chief's are kept
         all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p),
                                           summaries=run_dir / "logs" / "train"))
@@ -330,10 +351,14 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
         history = fit.history
     if health.failure:
         raise GanappsError(health.failure)
-    with chief_writes(run_dir / "export" / app.name, strategy) as folder:
-        exported = _export(app, gan, config, folder)
+    if monitor is not None and monitor.export is not None and monitor.best is not None:
+        exported = export_folder  # the best epoch's, exported when it was reached
+    else:
+        with chief_writes(export_folder, strategy) as folder:
+            exported = _export(app, gan, config, folder)
     export_dir = exported if chief else None
-    return TrainResult(gan, config, run_dir, history, export_dir, initial_epoch, health)
+    return TrainResult(gan, config, run_dir, history, export_dir, initial_epoch, health,
+                       None if monitor is None else monitor.best)
 
 
 def _verbosity(verbose: int | str) -> int:
