@@ -546,3 +546,24 @@ def test_edit_command_writes_result_strip_and_gif(run, tmp_path, monkeypatch, ca
     assert "corrupt.png: not a readable image" in main_error(monkeypatch, capsys, "dcgan", "edit", run, "--strokes",
                                                              tmp_path / "corrupt.png")
     assert "--strokes" in invoke("dcgan", "edit", "--help").stdout
+
+
+def test_the_shipped_model_works_with_no_model_named(tmp_path):
+    """`saved_models/dcgan_glyphs`, the default recipe on the glyphs: what inference opens when no model is named."""
+    invoke("dcgan", "sample", "--num", 4, "--out", tmp_path / "g.png")
+    grid = np.asarray(Image.open(tmp_path / "g.png"))
+    assert grid.ndim == 2 or grid.shape[-1] in (1, 3)
+    shipped = lab.sample(None, 8, seed=3)
+    assert shipped.shape == (8, 32, 32, 1) and np.array_equal(shipped, lab.sample("dcgan_glyphs", 8, seed=3))
+    result = lab.evaluate(num=50, seed=1)  # against the glyphs' held-out share, the data it was trained on
+    assert result.data == "glyphs" and result.fid < 100.0  # an untrained network scores about 970 (README)
+    edited = invoke("dcgan", "edit", "--strokes", _bar(tmp_path / "bar.png"), "--steps", 20, "--restarts", 2,
+                    "--out", tmp_path / "e.png", "--strip", tmp_path / "s.png", "--json").stdout
+    assert json.loads(edited)["stroke_distance_after"] < json.loads(edited)["stroke_distance_before"]
+
+
+def _bar(path):
+    canvas = np.zeros((32, 32, 4), np.uint8)
+    canvas[8:11, 9:23] = 255  # a white bar across the top, opaque; the rest transparent
+    Image.fromarray(canvas, "RGBA").save(path)
+    return path

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.dcgan import models
-from ganapps.apps.dcgan.recipe import DEFAULTS, GRID_SAMPLES, Config
+from ganapps.apps.dcgan.recipe import DEFAULTS, GRID_SAMPLES, SHIPPED, Config
 
 from ganapps.core import imagesets as D
 from ganapps.core.app import App, Quality
@@ -98,4 +98,4 @@ def quality(gan: GAN, config: Config, options: TrainOptions) -> dict[str, float]
 
 
 APP = App("dcgan", Config, build, dataset, Generator, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          quality=Quality(quality, ("fid", "kid"), higher=False))
+          shipped=SHIPPED, quality=Quality(quality, ("fid", "kid"), higher=False))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from ganapps.apps.dcgan.recipe import DEFAULTS, INVERT_FEATURES, MODES, Config
+from ganapps.apps.dcgan.recipe import DEFAULTS, INVERT_FEATURES, MODES, SHIPPED, Config
 
 from ganapps.core.console import console as make_console
 from ganapps.options import (DownloadOption, JsonOption, add_export_command, choices, config_options, existing_path,
@@ -20,7 +20,7 @@ app = typer.Typer(help="DCGAN (Radford et al. 2016): train on embedded digit gly
 console = make_console(stderr=False)
 Mode = choices("Mode", MODES)
 Features = choices("Features", INVERT_FEATURES)
-ModelArgument = model_argument("dcgan")
+ModelArgument = model_argument("dcgan", shipped=SHIPPED)
 SeedOption = typer.Option(0, "--seed", help="Seed of the latent vectors.")
 
 _lab = lazy_import("ganapps.apps.dcgan.lab")
@@ -200,7 +200,7 @@ def evaluate(
                                   "is the feature vector."),
     num: int = typer.Option(2000, "--num", "-n", help="Generated images, and as many held-out real ones (fewer "
                             "if fewer are held out; the count used is printed)."),
-    data: str = typer.Option(None, "--data", "-d", show_default="the run's data",
+    data: str = typer.Option(None, "--data", "-d", show_default="the run's data (glyphs for the shipped model)",
                              help="Real images to compare with: glyphs, a folder or tfds:NAME (its held-out share)."),
     seed: int = SeedOption,
     as_json: bool = JsonOption,

@@ -6,9 +6,10 @@
     print(lab.evaluate("runs/dcgan").as_dict())           # FID/KID on held-out glyphs
     edit = lab.edit("runs/dcgan", "strokes.png", start=3)  # the sample of seed 3, changed to follow the strokes
 
-A trained model is a `Generator` handle, a run directory or an exported SavedModel folder. Generating (sample,
-interpolate, evaluate) uses the run's export when there is one, else its checkpoint; inverting through
-discriminator features rebuilds both networks from the checkpoint.
+A trained model is a `Generator` handle, a run directory, an exported SavedModel folder or None: the shipped
+`dcgan_glyphs` (the default recipe on the glyphs). Generating (sample, interpolate, evaluate) uses the run's export
+when there is one, else its checkpoint; inverting through discriminator features rebuilds both networks from the
+checkpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.dcgan.app import APP, Generator, prepare
-from ganapps.apps.dcgan.recipe import INVERT_FEATURES, MODES, Config
+from ganapps.apps.dcgan.recipe import INVERT_FEATURES, MODES, SHIPPED, SHIPPED_DATA, Config
 from PIL import Image
 
 from ganapps.core import glyphs, metrics, runs
@@ -35,7 +36,7 @@ from ganapps.core.errors import GanappsError, ParameterError, check_at_least, ch
 from ganapps.core.images import (atomic_write_bytes, convert_channels, fit_image, image_grid, load_image,
                                  save_image, save_image_grid, to_uint8)
 
-Model = Generator | str | os.PathLike  # a handle, a run directory or an exported SavedModel folder
+Model = Generator | str | os.PathLike | None  # a handle, a run directory, an export folder; None: the shipped one
 
 
 @dataclass
@@ -298,8 +299,10 @@ def invert(model: Model, target: np.ndarray | str | os.PathLike, features: str =
     check_at_least("steps", steps, 1)
     check_at_least("restarts", restarts, 1)
     if features == "discriminator":
-        if isinstance(model, Generator):
-            raise ParameterError("model", "must be a run directory for discriminator features, not a handle")
+        if isinstance(model, Generator) or model is None or not (Path(model) / "config.json").is_file():
+            raise ParameterError("model", f"{model or SHIPPED}: discriminator features need a run directory (a "
+                                 "handle, an export and the shipped model hold only the generator); use features "
+                                 "'digits' or 'pixels'")
         gan = runs.load(APP, model)
         generator = Generator.from_keras(gan.sampling_generator, str(model))
         last_map = keras.Model(gan.discriminator.inputs, gan.discriminator.get_layer("features").output)
@@ -554,15 +557,18 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate(model: Model, data: str | None = None, extractor: str = "digits", num: int = 2000, seed: int = 0,
-             download: bool = True, progress: bool = False) -> Evaluation:
+def evaluate(model: Model | None = None, data: str | None = None, extractor: str = "digits", num: int = 2000,
+             seed: int = 0, download: bool = True, progress: bool = False) -> Evaluation:
     """FID and KID of `num` generated images against as many held-out real images (fewer if fewer are held out).
 
-    The real images are the held-out share of the run's data (or of `data`), never seen in training. Scores
-    compare only between evaluations with the same extractor, data and sample count.
+    The real images are the held-out share of the run's data (or of `data`; the glyphs for the shipped model,
+    `model` None), never seen in training. Scores compare only between evaluations with the same extractor, data
+    and sample count.
     """
     check_at_least("num", num, 2)
     generator = runs.open_model(APP, model)
+    if data is None and model in (None, SHIPPED):
+        data = SHIPPED_DATA
     if data is None:
         record = None if isinstance(model, Generator) else runs.read_run(model, APP)
         if record is None:

@@ -12,6 +12,9 @@ CHANNELS = (1, 3)
 GRID_SAMPLES = 64  # the fixed latents of the per-epoch sample grid
 MODES = ("linear", "slerp")  # of interpolation
 INVERT_FEATURES = ("discriminator", "digits", "pixels")
+# saved_models/<name>/1, what inference uses when no model is named: the default recipe on the glyphs (README)
+SHIPPED = "dcgan_glyphs"
+SHIPPED_DATA = "glyphs"  # what it was trained on: `evaluate` compares with its held-out share
 
 # The default training options: recognisable digits in about five minutes on two CPU cores (see README).
 # Steps cost nearly as much at batch 32 as at 64 on CPU (fixed per-step overhead), and batch 32 with twice the
