@@ -109,6 +109,12 @@ class RunCheckpoint(keras.callbacks.Callback):
         atomic_write_bytes(self.path, buffer.getvalue())
 
 
+def _summary_writer(folder: Path):
+    import tensorflow as tf
+
+    return tf.summary.create_file_writer(str(folder))
+
+
 class SampleWriter(keras.callbacks.Callback):
     """Calls `write(model, path)` after each epoch to save something to look at; a PNG also goes to TensorBoard
     as the image summary `samples` at step EPOCH, in `summaries` (the run's `logs/train`, beside the scalars), so
@@ -123,12 +129,17 @@ class SampleWriter(keras.callbacks.Callback):
         self.summaries = None if summaries is None else Path(summaries)
         self._writer = None
 
+    def on_train_begin(self, logs=None):
+        # Created before training, not at an epoch's end: a Ctrl-C while TensorFlow creates a writer is sometimes
+        # lost inside it (the run then finishes as if never interrupted).
+        if self.summaries is not None and self.suffix == ".png" and is_chief(self.model.distribute_strategy):
+            self._writer = _summary_writer(self.summaries)
+
     def on_epoch_end(self, epoch, logs=None):
         path = self.directory / f"epoch_{epoch + 1:04d}{self.suffix}"
-        strategy = self.model.distribute_strategy
-        with chief_writes(path, strategy) as target:
+        with chief_writes(path, self.model.distribute_strategy) as target:
             self.write(self.model, target)
-        if self.summaries is not None and self.suffix == ".png" and is_chief(strategy) and path.is_file():
+        if self._writer is not None and path.is_file():
             self._summarise(path, epoch + 1)
 
     def _summarise(self, path: Path, step: int) -> None:
@@ -137,8 +148,6 @@ class SampleWriter(keras.callbacks.Callback):
 
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.summaries))
         with self._writer.as_default():
             tf.summary.image("samples", pixels[None], step=step)
         self._writer.flush()
@@ -196,6 +205,10 @@ class QualityMonitor(keras.callbacks.Callback):
             self.best = json.loads(best_file.read_text())
         self._writer = None
 
+    def on_train_begin(self, logs=None):
+        if is_chief(self.model.distribute_strategy):  # before training: see SampleWriter.on_train_begin
+            self._writer = _summary_writer(self.summaries)
+
     def due(self, epoch: int) -> bool:
         return (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs
 
@@ -217,8 +230,6 @@ class QualityMonitor(keras.callbacks.Callback):
         if is_chief(strategy):
             import tensorflow as tf
 
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(str(self.summaries))
             with self._writer.as_default():
                 for name, value in figures.items():
                     tf.summary.scalar(f"quality/{name}", value, step=epoch + 1)
