@@ -116,46 +116,18 @@ def _summary_writer(folder: Path):
 
 
 class SampleWriter(keras.callbacks.Callback):
-    """Calls `write(model, path)` after each epoch to save something to look at; a PNG also goes to TensorBoard
-    as the image summary `samples` at step EPOCH, in `summaries` (the run's `logs/train`, beside the scalars), so
-    the pictures are seen where the curves are."""
+    """Calls `write(model, path)` after each epoch to save something to look at."""
 
-    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png",
-                 summaries: str | Path | None = None):
+    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png"):
         super().__init__()
         self.directory = Path(directory)
         self.write = write
         self.suffix = suffix
-        self.summaries = None if summaries is None else Path(summaries)
-        self._writer = None
-
-    def on_train_begin(self, logs=None):
-        # Created before training, not at an epoch's end: a Ctrl-C while TensorFlow creates a writer is sometimes
-        # lost inside it (the run then finishes as if never interrupted).
-        if self.summaries is not None and self.suffix == ".png" and is_chief(self.model.distribute_strategy):
-            self._writer = _summary_writer(self.summaries)
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.directory / f"epoch_{epoch + 1:04d}{self.suffix}"
         with chief_writes(path, self.model.distribute_strategy) as target:
             self.write(self.model, target)
-        if self._writer is not None and path.is_file():
-            self._summarise(path, epoch + 1)
-
-    def _summarise(self, path: Path, step: int) -> None:
-        import tensorflow as tf
-        from PIL import Image
-
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
-        with self._writer.as_default():
-            tf.summary.image("samples", pixels[None], step=step)
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
 
 class HistoryLog(keras.callbacks.Callback):
@@ -206,7 +178,9 @@ class QualityMonitor(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
-        if is_chief(self.model.distribute_strategy):  # before training: see SampleWriter.on_train_begin
+        # Created before training, not at an epoch's end: a Ctrl-C while TensorFlow creates a writer can be
+        # lost inside it (the run then finishes as if never interrupted).
+        if is_chief(self.model.distribute_strategy):
             self._writer = _summary_writer(self.summaries)
 
     def due(self, epoch: int) -> bool:
