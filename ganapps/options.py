@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import typer
 
-from ganapps.core.config import TrainOptions, check_run_directory, model_path
+from ganapps.core.config import EXPORT_FORMATS, TrainOptions, check_run_directory, model_path
 from ganapps.core.errors import GanappsError
 from ganapps.core.console import import_quietly
 
@@ -159,22 +159,30 @@ def lazy_import(module: str) -> Callable[[], ModuleType]:
     return lambda: import_quietly(module)
 
 
-def add_export_command(app: typer.Typer, name: str, export: Callable[[], Callable[[Path, Path | None, int], Path]],
+ExportFormat = enum.Enum("ExportFormat", {name: name for name in EXPORT_FORMATS}, type=str)
+
+
+def add_export_command(app: typer.Typer, name: str,
+                       export: Callable[[], Callable[[Path, Path | None, int, str], Path]],
                        doc: str, out_help: str = "Model folder; the SavedModel goes to OUT/VERSION (TF Serving "
                                                  "layout).") -> None:
-    """Give an app its `export RUN [--out] [--version]` command, the same in every app.
+    """Give an app its `export RUN [--out] [--version] [--format]` command, the same in every app.
 
-    `export` returns a function `(run, out, version) -> path` (usually `lambda: runs.export(APP, ...)` through the
+    `export` returns a function `(run, out, version, format) -> path` (usually `runs.export(APP, ...)` through the
     lab); it is a thunk so that TensorFlow loads only when the command runs (`--help` stays fast).
     """
 
     def command(
         run: Path = typer.Argument(..., help=f"A run directory written by `{name} train`.", show_default=False,
                                    callback=existing_path),
-        out: Path = typer.Option(None, "--out", "-o", show_default=f"RUN/export/{name}", help=out_help),
+        out: Path = typer.Option(None, "--out", "-o", show_default=f"RUN/export/{name}[-FORMAT]", help=out_help),
         version: int = typer.Option(1, "--version", help="Version folder name."),
+        format: ExportFormat = typer.Option(
+            "saved_model", "--format", "-f", help="saved_model (TF Serving; checks its inputs in the graph), litert "
+            "(model.tflite) or onnx (model.onnx); the last two need `pip install 'ganapps[export]'`. Each writes "
+            "assets.extra/serving.json: inputs, ranges, output."),
     ) -> None:
-        typer.echo(f"exported: {export()(run, out, version)}")
+        typer.echo(f"exported: {export()(run, out, version, plain(format))}")
 
     command.__doc__ = doc
     app.command("export")(command)

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli_helpers import invoke, main_error
+from cli_helpers import invoke, main_error, run_in_fresh_process
 from ganapps.apps.cgan import data as D
 from ganapps.apps.cgan import evaluators as E
 from ganapps.apps.cgan import captions, conditions, lab, models, semisup
@@ -777,3 +777,39 @@ def test_augment_writes_all_or_nothing(tmp_path, monkeypatch):
         lab.augment(sampler, tmp_path / "every", num_per_class=3, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["every"]
     assert len(list((tmp_path / "every").rglob("*.png"))) == 20
+
+
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_litert_and_onnx_label_exports_match_keras(label_run, format, tmp_path):
+    """`export --format` of a label model: two inputs (latent, integer label) in a process without TensorFlow give
+    the checkpoint's samples; serving.json names the classes a client may send."""
+    invoke("cgan", "export", label_run, "--format", format, "--out", tmp_path / "model")
+    folder = tmp_path / "model" / "1"
+    info = json.loads((folder / "assets.extra" / "serving.json").read_text())
+    assert info["classes"] == [str(k) for k in range(10)] and info["output"]["range"] == [-1, 1]
+    assert {i["name"]: i["range"] for i in info["inputs"]} == {"latent": None, "label": [0, 9]}
+    z = np.random.default_rng(2).standard_normal((5, 8)).astype(np.float32)
+    labels = np.array([0, 3, 7, 9, 7], np.int32)
+    exported = run_in_fresh_process(folder, format, {"latent": z, "label": labels}, tmp_path)
+    generator = runs.load(lab.APP, label_run).sampling_generator
+    np.testing.assert_allclose(exported, generator([z, labels], training=False), atol=1e-4)
+
+
+def test_the_label_savedmodel_refuses_an_unknown_label_in_its_graph(label_run):
+    """A label of 99 sent to TF Serving names the input and the classes' range (not an opaque gather error)."""
+    signature = tf.saved_model.load(str(label_run / "export" / "cgan" / "1")).signatures["serving_default"]
+    z = np.zeros((2, 8), np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label: every value must be in \[0, 9\]"):
+        signature(latent=z, label=np.array([3, 99], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label: every value must be in \[0, 9\]"):
+        signature(latent=z, label=np.array([-1, 2], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="latent: NaN or infinite values"):
+        signature(latent=np.full((2, 8), np.inf, np.float32), label=np.array([3, 4], np.int32))
+    assert signature(latent=z, label=np.array([0, 9], np.int32))["samples"].shape == (2, 32, 32, 3)
+
+
+def test_a_text_model_is_refused_by_formats_without_strings(text_run, tmp_path, monkeypatch, capsys):
+    line = main_error(monkeypatch, capsys, "cgan", "export", text_run.result.run_dir, "--format", "onnx",
+                      "--out", tmp_path / "model")
+    assert "--format onnx has no string inputs" in line and "export it as saved_model" in line
+    assert not (tmp_path / "model" / "1").exists()

@@ -1,12 +1,13 @@
 """The superres app: networks, aligned patches, tiled upscaling of every image kind, evaluation, export, errors."""
 
+import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli_helpers import invoke, main_error
+from cli_helpers import invoke, main_error, run_in_fresh_process
 from ganapps.apps.superres import data as D
 from ganapps.apps.superres import lab, models
 from ganapps.apps.superres.recipe import DEFAULTS, Config, stage_options
@@ -55,6 +56,15 @@ def run(images, tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_base_equals_tensorflows_resize_at_any_size(scale):
+    """The generator's base is built from builtin ops (for LiteRT) but must stay TensorFlow's bicubic resize."""
+    for shape in [(2, 7, 11, 3), (1, 1, 1, 3), (1, 2, 5, 1)]:
+        x = np.random.default_rng(sum(shape)).random(shape).astype(np.float32)
+        expected = tf.image.resize(x, np.array(shape[1:3]) * scale, method="bicubic")
+        np.testing.assert_allclose(models.BicubicUpsample(scale)(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
 def test_generator_upscales_any_size_by_its_factor(scale):
     g = models.srresnet(scale, blocks=1, filters=8)
     assert g(np.zeros((2, 7, 11, 3), np.float32)).shape == (2, 7 * scale, 11 * scale, 3)
@@ -66,7 +76,7 @@ def test_an_untrained_generator_is_bicubic_and_learns_a_residual_on_it():
     g = models.srresnet(4, blocks=1, filters=8)
     image = np.random.default_rng(1).random((1, 9, 13, 3)).astype(np.float32)
     bicubic = tf.image.resize(image, (36, 52), method="bicubic").numpy()
-    np.testing.assert_array_equal(g(image).numpy(), bicubic)
+    np.testing.assert_allclose(g(image).numpy(), bicubic, atol=1e-6)  # float rounding of the summed taps
     tail = g.get_layer("tail")
     kernel, bias = tail.get_weights()
     tail.set_weights([kernel, np.full_like(bias, 0.2)])
@@ -308,3 +318,30 @@ def test_the_shipped_model_scores_as_published_and_beats_srcnn(name, bicubic, ps
     assert result.summary["bicubic_psnr"] == pytest.approx(bicubic, abs=0.01)
     assert result.summary["psnr"] == pytest.approx(psnr, abs=0.01)
     assert name != "set5" or result.summary["psnr"] >= 30.5
+
+
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_litert_and_onnx_exports_match_keras_at_any_size(run, format, tmp_path):
+    """`export --format`: the file runs in a process without TensorFlow (LiteRT interpreter, onnxruntime), at a
+    size and batch the model never saw, and gives the Keras generator's output."""
+    invoke("superres", "export", run, "--format", format, "--out", tmp_path / "model")
+    folder = tmp_path / "model" / "1"
+    info = json.loads((folder / "assets.extra" / "serving.json").read_text())
+    assert info["format"] == format and info["scale"] == 4
+    assert info["inputs"] == [{"name": "image", "shape": [None, None, None, 3], "dtype": "float32", "range": [0, 1]}]
+    generator = runs.load(lab.APP, run).sampling_generator
+    for shape in [(1, 12, 9, 3), (3, 20, 16, 3)]:
+        image = np.random.default_rng(shape[1]).random(shape).astype(np.float32)
+        exported = run_in_fresh_process(folder, format, {"image": image}, tmp_path)
+        assert exported.shape == (shape[0], shape[1] * 4, shape[2] * 4, 3)
+        np.testing.assert_allclose(exported, generator(image, training=False), atol=1e-4)
+
+
+def test_the_savedmodel_refuses_images_out_of_range_in_its_graph(run):
+    """A client sending 0-255 pixels, or NaNs, to TF Serving gets a message naming the input and its range."""
+    signature = tf.saved_model.load(str(run / "export" / "superres" / "1")).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"image: every value must be in \[0, 1\]"):
+        signature(image=np.full((1, 8, 8, 3), 255.0, np.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image: NaN or infinite values"):
+        signature(image=np.full((1, 8, 8, 3), np.nan, np.float32))
+    assert signature(image=np.ones((1, 8, 8, 3), np.float32))["upscaled"].shape == (1, 32, 32, 3)

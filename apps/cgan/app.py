@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.cgan import conditions, models
 from ganapps.apps.cgan import data as D
-from ganapps.apps.cgan.recipe import DEFAULTS, Config
+from ganapps.apps.cgan.recipe import DEFAULTS, SHIPPED, Config
 
 from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions, from_dict, to_json
@@ -119,10 +119,19 @@ def samples(gan: models.ConditionalGAN, config: Config, options: TrainOptions, p
     save_image_grid(images, path, columns)
 
 
-def export(gan: models.ConditionalGAN, config: Config, folder: Path, version: int = 1) -> Path:
-    """The sampling generator as a SavedModel taking the condition: inputs `latent` + `label` / `metadata` / `text`
-    (strings), or `image` + `metadata`; output `samples`. `assets.extra/cgan.json` holds the `Config`."""
-    target = export_generator(conditions.of(config).serving(gan.sampling_generator), folder, version)
+def export(gan: models.ConditionalGAN, config: Config, folder: Path, version: int = 1, format: str = "saved_model"
+           ) -> Path:
+    """The sampling generator taking the condition: inputs `latent` + `label` (class index) / `metadata` / `text`
+    (strings), or `image` (in [-1, 1]) + `metadata`; output `samples`. `assets.extra/cgan.json` holds the
+    `Config`; `assets.extra/serving.json` what a client needs (classes, vocabulary, attribute ranges)."""
+    ranges = {"image": (-1.0, 1.0)}
+    if config.class_names:
+        ranges["label"] = (0, len(config.class_names) - 1)
+    info = {"condition": config.condition, "latent_dim": config.latent_dim, "classes": list(config.class_names),
+            "attributes": dict(zip(config.attributes, map(list, config.ranges))),
+            "vocabulary": list(config.vocabulary)}
+    target = export_generator(conditions.of(config).serving(gan.sampling_generator), folder, version,
+                              input_ranges=ranges, info=info, format=format)
     atomic_write_bytes(target / INFO_FILE, (json.dumps(to_json(config), indent=2) + "\n").encode())
     return target
 
@@ -145,4 +154,4 @@ def quality(gan: models.ConditionalGAN, config: Config, options: TrainOptions) -
 
 
 APP = App("cgan", Config, build, dataset, Sampler, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export, quality=Quality(quality, ("judge",)))
+          export=export, shipped=SHIPPED, quality=Quality(quality, ("judge",)))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
-from ganapps.apps.cgan.recipe import DEFAULTS, SEMISUP_DEFAULTS, Config, SemisupConfig
+from ganapps.apps.cgan.recipe import DEFAULTS, SEMISUP_DEFAULTS, SHIPPED, SHIPPED_TEXT, Config, SemisupConfig
 from rich.table import Table
 
 from ganapps.core.console import console as make_console
@@ -31,7 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = make_console(stderr=False)
-ModelArgument = model_argument("cgan")
+ModelArgument = model_argument("cgan", shipped=SHIPPED)
+GenerateModel = model_argument("cgan", shipped=f"{SHIPPED}, or {SHIPPED_TEXT} with --text")
 
 _lab = lazy_import("ganapps.apps.cgan.lab")
 
@@ -52,7 +53,7 @@ def train(download: bool = DownloadOption, config=None, options=None) -> None:
 
 @app.command()
 def generate(
-    model: str = ModelArgument,
+    model: str = GenerateModel,
     label: str = typer.Option(None, "--label", "-l", help="label model: the class (index or name); left out: "
                               "one row per class."),
     metadata: str = typer.Option(None, "--metadata", "-m", help="metadata or image+metadata model: NAME=VALUE "

@@ -34,7 +34,7 @@ from ganapps.apps.cgan import evaluators as E
 from ganapps.apps.cgan.app import APP, Sampler, build, dataset, load_examples, prepare, samples, training_split
 from ganapps.apps.cgan.conditions import Generated, to_float  # noqa: F401 (the notebook API)
 from ganapps.apps.cgan.evaluators import Evaluation
-from ganapps.apps.cgan.recipe import Config
+from ganapps.apps.cgan.recipe import SHIPPED_TEXT, Config
 
 from ganapps.core import runs
 from ganapps.core.callbacks import RunCheckpoint
@@ -99,6 +99,8 @@ def generate(model: Model, label: int | str | None = None, metadata: str | None 
     A label model given no label draws `num` images of every class, one row per class.
     """
     check_at_least("num", num, 1)
+    if model is None and text is not None:
+        model = SHIPPED_TEXT  # the shipped label model reads no captions
     sampler = runs.open_model(APP, model)
     return sampler.condition.generate(sampler, num, seed, label=label, metadata=metadata, text=text, image=image)
 
@@ -131,12 +133,13 @@ def evaluate(model: Model, num: int = 1000, seed: int = 0, download: bool = True
     return result
 
 
-def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1) -> Path:
+def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1,
+           format: str = "saved_model") -> Path:
     """Export a run's sampling generator from its checkpoint as a SavedModel at `out/version` (TF Serving layout).
 
     `out` defaults to the run's `export/cgan`, the folder training writes at its end.
     """
-    return runs.export(APP, run_dir, out, version)
+    return runs.export(APP, run_dir, out, version, format)
 
 
 def _record(run: str | os.PathLike, why: str = "") -> runs.RunRecord:

@@ -8,6 +8,8 @@ from ganapps.core.errors import ParameterError, check_at_least, check_choice
 CONDITIONS = ("label", "metadata", "text", "image+metadata")
 DISCRIMINATORS = ("concat", "projection", "acgan")
 DEFAULT_DATA = "glyphs"
+SHIPPED = "cgan_label"  # saved_models/<name>/1: the default recipe, what `generate` and `evaluate` open
+SHIPPED_TEXT = "cgan_text"  # `cgan train --condition text`: what `generate --text` opens when no model is named
 IMAGE_SIZES = (16, 32, 64)
 EMBED_DIM = 64  # the condition's embedding, concatenated to the latent
 TEXT_LENGTH = 16  # tokens kept per caption

@@ -286,11 +286,12 @@ def samples(gan: GAN, config: SemisupConfig, options: TrainOptions, path: Path) 
     save_image_grid(gan.sample(100, seed=options.seed + 1), path, 10)
 
 
-def export(gan: GAN, config: SemisupConfig, folder: Path, version: int = 1) -> Path:
-    """The classifier as a SavedModel (input `images`, output `probabilities`), at `export/classifier` beside
+def export(gan: GAN, config: SemisupConfig, folder: Path, version: int = 1, format: str = "saved_model") -> Path:
+    """The classifier (input `images` in [-1, 1], output `probabilities`), at `export/classifier` beside
     `folder`."""
     return export_generator(probabilities(gan), folder.parent / "classifier", version, input_names=["images"],
-                            output_name="probabilities")
+                            output_name="probabilities", input_ranges={"images": (-1.0, 1.0)},
+                            output_range=(0.0, 1.0), format=format)
 
 
 APP = App("cgan-semisup", SemisupConfig, build, dataset, Classifier, defaults=SEMISUP_DEFAULTS, samples=samples,

@@ -15,6 +15,7 @@ from ganapps.apps.cyclegan.recipe import (
     ADVERSARIAL_WEIGHT,
     DEFAULTS,
     DIRECTIONS,
+    SHIPPED,
     TEST_SCENES,
     Config,
     default_blocks,
@@ -61,7 +62,11 @@ class Translator(Handle):
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.input_shapes[0][1:])
+        """The size it was trained at (an export takes any size divisible by 4, but translates best there)."""
+        height, width, channels = self.input_shapes[0][1:]
+        if height is None:  # only exports leave it open, and they record the size (serving.json)
+            height = width = self.function.info["trained_size"]
+        return height, width, channels
 
     def translate(self, images: np.ndarray, direction: str, batch_size: int = 16) -> np.ndarray:
         """Images in [-1, 1] translated in `direction`, in batches."""
@@ -144,12 +149,14 @@ def samples(gan: models.CycleGAN, config: Config, options: TrainOptions, path: P
     save_image_grid(sample_grid(gan, a, b), path, columns=6)
 
 
-def export(gan: models.CycleGAN, config: Config, folder: Path, version: int = 1) -> Path:
-    """Both sampling generators as SavedModels, `folder/a2b/VERSION` and `folder/b2a/VERSION` (TF Serving
-    layout): `image [N, S, S, 3]` in [-1, 1] in, `translation` out."""
+def export(gan: models.CycleGAN, config: Config, folder: Path, version: int = 1, format: str = "saved_model"
+           ) -> Path:
+    """Both sampling generators, `folder/a2b/VERSION` and `folder/b2a/VERSION` (TF Serving layout): `image
+    [N, H, W, 3]` in [-1, 1] in (trained at S x S; any size divisible by 4), `translation` out."""
     for direction in DIRECTIONS:
         export_generator(gan.translator(direction), Path(folder) / direction, version, input_names=["image"],
-                         output_name="translation")
+                         output_name="translation", input_ranges={"image": (-1.0, 1.0)}, dynamic_size=True,
+                         format=format, info={"direction": direction, "trained_size": config.image_size})
     return Path(folder)
 
 
@@ -176,4 +183,5 @@ def quality(gan: models.TwoWayGAN, config: Config, options: TrainOptions) -> dic
 
 
 APP = App("cyclegan", Config, build, dataset, Translator, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export, quality=Quality(quality, ("psnr", "psnr_a2b", "psnr_b2a"), check=check_quality))
+          export=export, shipped=SHIPPED,
+          quality=Quality(quality, ("psnr", "psnr_a2b", "psnr_b2a"), check=check_quality))

@@ -13,6 +13,7 @@ from ganapps.apps.cyclegan.recipe import (
     DEFAULT_DATA,
     DEFAULTS,
     DIRECTIONS,
+    SHIPPED,
     JITTER_DEFAULT,
     JITTER_HELP,
     TEST_SCENES,
@@ -45,7 +46,7 @@ app = typer.Typer(
 )
 console, stderr = make_console(stderr=False), make_console()
 Direction = choices("Direction", DIRECTIONS)
-ModelArgument = model_argument("cyclegan")
+ModelArgument = model_argument("cyclegan", shipped=SHIPPED)
 _lab = lazy_import("ganapps.apps.cyclegan.lab")
 
 

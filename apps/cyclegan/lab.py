@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.cyclegan import data as D
 from ganapps.apps.cyclegan.app import APP, Translator, dataset, load_domains, method, prepare, samples
-from ganapps.apps.cyclegan.recipe import DIRECTIONS, TEST_SCENES, Config
+from ganapps.apps.cyclegan.recipe import DEFAULT_DATA, DIRECTIONS, SHIPPED, TEST_SCENES, Config
 
 from ganapps.core import metrics, runs
 from ganapps.core.config import TrainOptions
@@ -51,10 +51,11 @@ def train(config: Config | None = None, options: TrainOptions | None = None, dow
     return CycleGanRun(result, result.run_dir / "samples" / f"epoch_{options.epochs:04d}.png", training.names)
 
 
-def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1) -> Path:
+def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1,
+           format: str = "saved_model") -> Path:
     """A run's two generators from its checkpoint as `out/a2b/VERSION` and `out/b2a/VERSION` (default `out`: the
     run's `export/cyclegan`, which training writes at its end)."""
-    return runs.export(APP, run_dir, out, version)
+    return runs.export(APP, run_dir, out, version, format)
 
 
 # ------------------------------------------------------------------------------------------------------ translating
@@ -159,7 +160,8 @@ def feature_extractor(name: str = "inception") -> metrics.FeatureExtractor:
 
 
 def _record(model: Model) -> runs.RunRecord | None:
-    return None if isinstance(model, Translator) or not Path(model).is_dir() else runs.read_run(model, APP)
+    return None if isinstance(model, Translator) or model is None or not Path(model).is_dir() \
+        else runs.read_run(model, APP)
 
 
 def _labels(models: list[Model]) -> list[str]:
@@ -194,6 +196,8 @@ def evaluate(
     check_at_least("num", num, 2)
     models = [model, *versus]
     translators = [runs.open_model(APP, m) for m in models]
+    if data is None and domain_a is None and model in (None, SHIPPED):
+        data = DEFAULT_DATA  # what the shipped model was trained on: its held-out scenes
     if data is None and domain_a is None:
         record = _record(model)
         if record is None:

@@ -6,6 +6,7 @@ from ganapps.core.config import setting
 from ganapps.core.errors import ParameterError, check_at_least
 
 DEFAULT_DATA = "synthetic"
+SHIPPED = "cyclegan_synthetic"  # saved_models/<name>/{a2b,b2a}/1: the default recipe, both directions
 IMAGE_SIZE = 64  # the synthetic default; --image-size 128 or 256 picks the paper's networks
 SYNTHETIC_SCENES = 1000  # training scenes per domain (different scenes in A and B: the pairing is never seen)
 TEST_SCENES = 200  # held-out scenes rendered in both styles: the ground truth `evaluate` scores against

@@ -590,7 +590,8 @@ def evaluate(model: Model | None = None, data: str | None = None, extractor: str
                       data)
 
 
-def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1) -> Path:
+def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1,
+           format: str = "saved_model") -> Path:
     """A run's sampling generator from its checkpoint as a SavedModel at `out/version` (TF Serving layout); `out`
     defaults to the run's `export/dcgan`, the folder training writes at its end."""
-    return runs.export(APP, run_dir, out, version)
+    return runs.export(APP, run_dir, out, version, format)

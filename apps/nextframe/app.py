@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from ganapps.apps.nextframe import data as D
 from ganapps.apps.nextframe import models
-from ganapps.apps.nextframe.recipe import DEFAULTS, Config
+from ganapps.apps.nextframe.recipe import DEFAULTS, SHIPPED, Config
 
 from ganapps.core.app import App, Quality
 from ganapps.core.config import TrainOptions
@@ -99,10 +99,13 @@ def samples(gan: models.NextFrameGAN, config: Config, options: TrainOptions, pat
                     path, columns=clips.shape[1])
 
 
-def export(gan: models.NextFrameGAN, config: Config, folder: Path, version: int = 1) -> Path:
-    """The sampling generator's finest prediction: `context [N, S, S, K*C]` in [-1, 1] in, `frame [N, S, S, C]` out."""
+def export(gan: models.NextFrameGAN, config: Config, folder: Path, version: int = 1, format: str = "saved_model"
+           ) -> Path:
+    """The sampling generator's finest prediction: `context [N, S, S, K*C]` in [-1, 1] in (the K past frames
+    stacked on channels, oldest first), `frame [N, S, S, C]` out."""
     return export_generator(models.next_frame_model(gan.sampling_generator), folder, version,
-                            input_names=["context"], output_name="frame")
+                            input_names=["context"], output_name="frame", input_ranges={"context": (-1.0, 1.0)},
+                            format=format, info={"context_frames": config.context, "channels": config.channels})
 
 
 QUALITY_SEQUENCES = 50  # held-out sequences per evaluation during training
@@ -120,4 +123,4 @@ def quality(gan: models.NextFrameGAN, config: Config, options: TrainOptions) -> 
 
 
 APP = App("nextframe", Config, build, dataset, Predictor, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export, quality=Quality(quality, ("mse", "psnr"), higher=False))
+          export=export, shipped=SHIPPED, quality=Quality(quality, ("mse", "psnr"), higher=False))

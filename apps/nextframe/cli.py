@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import typer
-from ganapps.apps.nextframe.recipe import DEFAULTS, HORIZONS, Config
+from ganapps.apps.nextframe.recipe import DEFAULTS, HORIZONS, SHIPPED, Config
 from rich.table import Table
 
 from ganapps.core.console import console as make_console
@@ -36,11 +36,14 @@ def train(download: bool = DownloadOption, config=None, options=None) -> None:
                   f"model: {run.result.exported}")
 
 
+ModelArgument = model_argument("nextframe", shipped=SHIPPED)
+
+
 @app.command()
 def predict(
     clip: Path = typer.Argument(..., help="A folder of frames (sorted by name) or an animated GIF; its last "
                                 "frames are the context.", show_default=False, callback=existing_path),
-    model: Path = model_argument("nextframe"),
+    model: Path = ModelArgument,
     steps: int = typer.Option(10, "--steps", "-t", help="Frames to predict (each fed back as context)."),
     out: Path = typer.Option(Path("prediction"), "--out", "-o", help="Folder for prediction.gif (context, then "
                              "prediction; the GIF encoder merges identical consecutive frames into one longer "
@@ -56,7 +59,7 @@ def predict(
 
 @app.command()
 def evaluate(
-    model: Path = model_argument("nextframe"),
+    model: Path = ModelArgument,
     baseline: Path = typer.Option(
         None, "--baseline", "-b", show_default=False, callback=existing_model,
         help="The model to compare with, normally the Lp-only run of the same size: `nextframe train --out "

@@ -11,6 +11,7 @@ HORIZONS = 10  # evaluated prediction steps
 
 # The default training options: 800 steps of batch 8, each rolled out 3 steps (24 judged frames a step), the
 # learning rates decaying linearly to 0 over the second half; see README for the time taken and what it reaches.
+SHIPPED = "nextframe_mmnist"  # saved_models/<name>/1: the default recipe on the offline Moving MNIST
 DEFAULTS = dict(epochs=8, steps=100, batch_size=8, loss="non-saturating", g_lr=1e-3, d_lr=2e-4, beta1=0.5,
                 lr_decay_start=0.5)
 

@@ -104,9 +104,11 @@ def samples(gan: models.SRGAN, config: Config, options: TrainOptions, path: Path
                     value_range=(0.0, 1.0))
 
 
-def export(gan: models.SRGAN, config: Config, folder: Path, version: int = 1) -> Path:
-    """The sampling generator as a SavedModel: `image` [N, h, w, 3] in [0, 1] in, `upscaled` out."""
-    return export_generator(gan.sampling_generator, folder, version, input_names=["image"], output_name="upscaled")
+def export(gan: models.SRGAN, config: Config, folder: Path, version: int = 1, format: str = "saved_model") -> Path:
+    """The sampling generator: `image` [N, h, w, 3] in [0, 1] in, `upscaled` [N, h x scale, w x scale, 3] out."""
+    return export_generator(gan.sampling_generator, folder, version, input_names=["image"], output_name="upscaled",
+                            input_ranges={"image": (0.0, 1.0)}, output_range=(0.0, 1.0), dynamic_size=True,
+                            format=format, info={"scale": config.scale})
 
 
 def quality(gan: models.SRGAN, config: Config, options: TrainOptions) -> dict[str, float]:

@@ -149,7 +149,8 @@ def evaluate(model=None, data=None, scale: int | None = None) -> Evaluation:
     return Evaluation(scale, rows, summary)
 
 
-def export(run, out=None, version: int = 1) -> Path:
+def export(run, out=None, version: int = 1,
+           format: str = "saved_model") -> Path:
     """A run's generator (EMA copy when there is one) as a TF Serving SavedModel `out/version`; `out` defaults to
     the run's `export/superres`, the folder training writes at its end."""
-    return runs.export(APP, run, out, version)
+    return runs.export(APP, run, out, version, format)

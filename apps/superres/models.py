@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import math
+
 import keras
 import tensorflow as tf
 from ganapps.apps.superres.recipe import SCALES, VGG_LAYER, VGG_RESCALE
@@ -44,12 +46,55 @@ class PixelShuffle(_ByFactor):
         return tf.nn.depth_to_space(x, self.factor)
 
 
+def _cubic(distance: float) -> float:
+    """Keys' cubic convolution kernel with a = -0.5, the one `tf.image.resize(method="bicubic")` uses."""
+    d = abs(distance)
+    if d <= 1:
+        return 1.5 * d ** 3 - 2.5 * d ** 2 + 1
+    return -0.5 * d ** 3 + 2.5 * d ** 2 - 4 * d + 2 if d < 2 else 0.0
+
+
 @keras.saving.register_keras_serializable("ganapps")
 class BicubicUpsample(_ByFactor):
-    """Bicubic upsampling by an integer `factor` of any input size (the base the generator adds its residual to)."""
+    """Bicubic upsampling by an integer `factor` of any input size (the base the generator adds its residual to).
+
+    It equals `tf.image.resize(x, size * factor, method="bicubic")` (half-pixel centres; taps outside the image get
+    no weight and the rest are renormalised) but is built from shifts, sums and reshapes, so LiteRT and ONNX run it
+    with their builtin ops (TensorFlow's ResizeBicubic has no LiteRT kernel). Output pixel j of a row reads input
+    (j + 0.5) / factor - 0.5: each of the `factor` phases j mod factor is one fixed 5-tap filter.
+    """
+
+    def build(self, input_shape):
+        taps = []
+        for phase in range(self.factor):
+            source = (phase + 0.5) / self.factor - 0.5  # relative to input pixel j // factor
+            base = math.floor(source)
+            fraction = round((source - base) * 1024) / 1024  # TensorFlow reads its weights from a 1024-step table
+            weights = {base + k: _cubic(fraction - k) for k in range(-1, 3)}
+            taps.append([weights.get(offset, 0.0) for offset in range(-2, 3)])
+        self.taps = taps  # [phase][offset + 2]
+
+    def _along(self, x: tf.Tensor, axis: int) -> tf.Tensor:
+        """Upsample `x` along `axis` (1: height, 2: width) with renormalised weights at the borders."""
+        length = tf.shape(x)[axis]
+        padding = [[0, 0]] * 4
+        padding[axis] = [2, 2]
+        padded = tf.pad(x, padding)
+        inside = tf.pad(tf.ones_like(tf.gather(x, [0], axis=3)), padding)  # 1 on the image, 0 beyond it
+        shifted = [tf.gather(padded, tf.range(length) + k, axis=axis) for k in range(5)]
+        weights = [tf.gather(inside, tf.range(length) + k, axis=axis) for k in range(5)]
+        phases = []
+        for taps in self.taps:
+            total = sum(w * s for w, s in zip(taps, shifted) if w)
+            norm = sum(w * m for w, m in zip(taps, weights) if w)
+            phases.append(total / norm)
+        stacked = tf.stack(phases, axis=axis + 1)  # [..., length, factor, ...]
+        shape = tf.shape(x)
+        new_shape = tf.tensor_scatter_nd_update(shape, [[axis]], [length * self.factor])
+        return tf.reshape(stacked, new_shape)
 
     def call(self, x):
-        return tf.image.resize(x, tf.shape(x)[1:3] * self.factor, method="bicubic")
+        return self._along(self._along(x, 1), 2)
 
 
 def srresnet(scale: int = 4, blocks: int = 16, filters: int = 64) -> keras.Model:

@@ -57,8 +57,9 @@ class App:
         prepare: `(config) -> config` before training: check it and resolve what depends on the data (absolute
             paths, channels, a fitted vocabulary); the result is what config.json keeps.
         samples: `(gan, config, options, path)` writes a picture of the model after each epoch.
-        export: `(gan, config, folder, version) -> path` writes the SavedModel(s); default: the sampling generator
-            as `folder/version` with a `serving_default` signature.
+        export: `(gan, config, folder, version, format) -> path` writes the SavedModel(s) (or LiteRT / ONNX files,
+            `config.EXPORT_FORMATS`); default: the sampling generator as `folder/version` with a `serving_default`
+            signature.
         shipped: the shipped model (a folder of `ganapps/saved_models`) that inference opens when none is named.
         quality: the figures `--eval-every` computes into history.csv and TensorBoard (and `--keep-best` ranks by).
     """
@@ -71,7 +72,7 @@ class App:
     defaults: dict = field(default_factory=dict)
     prepare: Callable[[Any], Any] | None = None
     samples: Callable[[GAN, Any, TrainOptions, Path], None] | None = None
-    export: Callable[[GAN, Any, Path, int], Path] | None = None
+    export: Callable[[GAN, Any, Path, int, str], Path] | None = None
     shipped: str | None = None
     quality: Quality | None = None
 

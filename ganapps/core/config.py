@@ -135,6 +135,9 @@ def check_run_directory(out: Path, resume: bool) -> None:
         raise ParameterError("out", f"{out}: cannot create the run directory ({error.strerror})") from None
 
 
+EXPORT_FORMATS = ("saved_model", "litert", "onnx")  # `export --format`: TF Serving, LiteRT (.tflite), ONNX (.onnx)
+
+
 def shipped_model_path(name: str) -> Path:
     """Where a model shipped with the package lives (inside the installed `ganapps.saved_models`)."""
     import ganapps.saved_models

@@ -31,8 +31,8 @@ import tensorflow as tf
 from ganapps.core.callbacks import (GanHealth, HistoryLog, QualityMonitor, RunCheckpoint, SampleWriter, chief_writes,
                                     is_chief)
 from ganapps.core.app import App
-from ganapps.core.config import TrainOptions, check_run_directory, from_dict, model_path, to_json
-from ganapps.core.errors import GanappsError, Interrupted, ParameterError, interrupted_by_user
+from ganapps.core.config import EXPORT_FORMATS, TrainOptions, check_run_directory, from_dict, model_path, to_json
+from ganapps.core.errors import GanappsError, Interrupted, ParameterError, check_choice, interrupted_by_user
 from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
@@ -121,11 +121,14 @@ class RunRecord:
     raw: dict
 
 
-def read_run(run_dir: str | Path, app: App) -> RunRecord | None:
-    """A run's config.json; None when `run_dir` is not a run directory, a one-line error for another app's run.
+def read_run(run_dir: str | Path | None, app: App) -> RunRecord | None:
+    """A run's config.json; None when `run_dir` is not a run directory (or None: the shipped model), a one-line
+    error for another app's run.
 
     A run written before the `App` spec kept its config under `options.extra`; it is read the same way.
     """
+    if run_dir is None:
+        return None
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return None
@@ -195,18 +198,23 @@ def open_model(app: App, model: Any = None) -> Any:
         ) from None
 
 
-def export(app: App, run_dir: str | Path, out: str | Path | None = None, version: int = 1) -> Path:
-    """Export a run's model from its last checkpoint at `out/version` (TF Serving layout); `out` defaults to the
-    run's `export/NAME`, the folder training writes at its end."""
+def export(app: App, run_dir: str | Path, out: str | Path | None = None, version: int = 1,
+           format: str = "saved_model") -> Path:
+    """Export a run's model from its last checkpoint at `out/version` (TF Serving layout) in `format`
+    (`EXPORT_FORMATS`); `out` defaults to the run's `export/NAME` (SavedModel, the folder training writes at its
+    end) or `export/NAME-FORMAT`."""
+    check_choice("format", format, EXPORT_FORMATS)
     record = _require_run(run_dir, app)
-    folder = Path(out) if out else Path(run_dir) / "export" / app.name
-    return _export(app, load(app, run_dir), record.config, folder, version)
+    suffix = "" if format == "saved_model" else f"-{format}"
+    folder = Path(out) if out else Path(run_dir) / "export" / f"{app.name}{suffix}"
+    return _export(app, load(app, run_dir), record.config, folder, version, format)
 
 
-def _export(app: App, gan: GAN, config: Any, folder: Path, version: int = 1) -> Path:
+def _export(app: App, gan: GAN, config: Any, folder: Path, version: int = 1, format: str = "saved_model") -> Path:
     if app.export is not None:
-        return app.export(gan, config, folder, version)
-    return export_generator(gan.sampling_generator, folder, version)
+        return app.export(gan, config, folder, version, format)
+    return export_generator(gan.sampling_generator, folder, version, format=format,
+                            info={"latent_dim": int(gan.sampling_generator.inputs[0].shape[-1])})
 
 
 def _holds_saved_model(folder: Path) -> bool:
