@@ -1,5 +1,6 @@
 """Runs: resume after a crash gives the uninterrupted result, NaN stops cleanly, export round trip, health."""
 
+import io
 import json
 import os
 import signal
@@ -200,6 +201,36 @@ def test_learning_rate_schedules_hold_then_decay_to_zero():
     assert learning_rate(TrainOptions(), 1e-3) == 1e-3
     with pytest.raises(GanappsError, match="d_stop"):
         TrainOptions(d_stop=1.5)
+
+
+def test_sample_grids_go_to_tensorboard_beside_the_scalars(tmp_path):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def samples(gan, config, opts, path):  # a picture that tells the epochs apart
+        epoch = int(gan.step_counter.numpy()) // opts.steps
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((6, 10, 3), 40 * epoch, np.uint8)).save(path)
+
+    app = App("toy", Config, build, dataset, Handle, samples=samples)
+    runs.train(app, Config(), options(tmp_path, "run"))
+    images, scalars = {}, set()
+    for events in sorted((tmp_path / "run" / "logs" / "train").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for value in event.summary.value:
+                if value.tag == "samples":
+                    assert value.metadata.plugin_data.plugin_name == "images"
+                    images[event.step] = tf.make_ndarray(value.tensor)  # [width, height, PNG]
+                else:
+                    scalars.add(value.tag)
+    assert sorted(images) == [1, 2, 3] and "epoch_g_loss" in scalars  # beside Keras's curves
+    for step, (width, height, png) in images.items():  # each epoch's PNG, as written
+        assert (int(width), int(height)) == (10, 6)
+        pixels = np.asarray(Image.open(io.BytesIO(png)))
+        assert np.array_equal(pixels, np.asarray(Image.open(tmp_path / "run" / "samples" / f"epoch_{step:04d}.png")))
+    # TensorBoard itself reads them as images.
+    accumulator = EventAccumulator(str(tmp_path / "run" / "logs" / "train"), size_guidance={"tensors": 0}).Reload()
+    assert [event.step for event in accumulator.Tensors("samples")] == [1, 2, 3]
 
 
 def test_eval_every_logs_quality_and_keep_best_exports_the_best_epoch(tmp_path):

@@ -14,8 +14,10 @@ from typing import Callable, Iterator
 
 import keras
 import numpy as np
+from PIL import Image
 
 from ganapps.core.images import atomic_write_bytes
+from ganapps.core.summaries import EventWriter
 
 log = logging.getLogger("ganapps")
 
@@ -109,25 +111,36 @@ class RunCheckpoint(keras.callbacks.Callback):
         atomic_write_bytes(self.path, buffer.getvalue())
 
 
-def _summary_writer(folder: Path):
-    import tensorflow as tf
-
-    return tf.summary.create_file_writer(str(folder))
-
-
 class SampleWriter(keras.callbacks.Callback):
-    """Calls `write(model, path)` after each epoch to save something to look at."""
+    """Calls `write(model, path)` after each epoch to save something to look at; a PNG also goes to TensorBoard
+    as the image `samples` at step EPOCH in `summaries` (the run's `logs/train`, beside the curves)."""
 
-    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png"):
+    def __init__(self, directory: str | Path, write: Callable[[keras.Model, Path], None], suffix: str = ".png",
+                 summaries: str | Path | None = None):
         super().__init__()
         self.directory = Path(directory)
         self.write = write
         self.suffix = suffix
+        self.summaries = None if summaries is None else Path(summaries)
+        self._events = None
+
+    def on_train_begin(self, logs=None):
+        if self.summaries is not None and self.suffix == ".png" and is_chief(self.model.distribute_strategy):
+            self._events = EventWriter(self.summaries, "samples")
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.directory / f"epoch_{epoch + 1:04d}{self.suffix}"
         with chief_writes(path, self.model.distribute_strategy) as target:
             self.write(self.model, target)
+        if self._events is not None and path.is_file():
+            png = path.read_bytes()
+            with Image.open(io.BytesIO(png)) as image:
+                self._events.image("samples", png, *image.size, step=epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
 
 class HistoryLog(keras.callbacks.Callback):
@@ -175,13 +188,11 @@ class QualityMonitor(keras.callbacks.Callback):
         self.best = None
         if best_file is not None and best_file.is_file():
             self.best = json.loads(best_file.read_text())
-        self._writer = None
+        self._events = None
 
     def on_train_begin(self, logs=None):
-        # Created before training, not at an epoch's end: a Ctrl-C while TensorFlow creates a writer can be
-        # lost inside it (the run then finishes as if never interrupted).
         if is_chief(self.model.distribute_strategy):
-            self._writer = _summary_writer(self.summaries)
+            self._events = EventWriter(self.summaries, "quality")
 
     def due(self, epoch: int) -> bool:
         return (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs
@@ -202,12 +213,8 @@ class QualityMonitor(keras.callbacks.Callback):
         logs.update({f"quality_{name}": figures.get(name, float("nan")) for name in self.quality.names})
         strategy = self.model.distribute_strategy
         if is_chief(strategy):
-            import tensorflow as tf
-
-            with self._writer.as_default():
-                for name, value in figures.items():
-                    tf.summary.scalar(f"quality/{name}", value, step=epoch + 1)
-            self._writer.flush()
+            for name, value in figures.items():
+                self._events.scalar(f"quality/{name}", value, step=epoch + 1)
         key = self.quality.names[0]
         if self.export is not None and self.better(figures[key]):
             self.export(self.model)
@@ -216,9 +223,9 @@ class QualityMonitor(keras.callbacks.Callback):
                 atomic_write_bytes(self.best_file, (json.dumps(self.best, indent=2) + "\n").encode())
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
 
 class NonFiniteLoss(RuntimeError):

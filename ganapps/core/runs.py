@@ -5,7 +5,7 @@ Every app trains through `train(APP, config, options)`, so all of them resume, l
     run_dir/config.json           the app, its config and the options the run was started with
     run_dir/checkpoints/          the last finished epoch (weights, optimizer and RNG state)
     run_dir/samples/epoch_NNNN.*  something to look at after each epoch
-    run_dir/logs/                 TensorBoard scalars; run_dir/history.csv the same as a table
+    run_dir/logs/                 TensorBoard scalars and sample grids; run_dir/history.csv the scalars as a table
     run_dir/events.log            GAN health warnings
     run_dir/export/NAME/1/        the generator as a SavedModel for TF Serving
 """
@@ -346,7 +346,8 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
     if chief:
         all_callbacks.append(HistoryLog(run_dir / "history.csv", append=initial_epoch > 0))
     if app.samples is not None:  # every worker draws them (collectives pair up); the chief's are kept
-        all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p)))
+        all_callbacks.append(SampleWriter(run_dir / "samples", lambda g, p: app.samples(g, config, options, p),
+                                          summaries=run_dir / "logs" / "train"))
     all_callbacks += list(callbacks or [])
     history = {}
     if initial_epoch < options.epochs:
