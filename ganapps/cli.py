@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from typing import Any
 
 PIPED = not sys.stdout.isatty()
 if PIPED:  # piped or redirected: plain help (no boxes, no <bool> columns, no words split across lines)
@@ -32,12 +33,19 @@ if PIPED:
     _textwrap.TextWrapper = _WholeWordWrapper
 
 from ganapps.apps.cgan.cli import app as cgan_app
+from ganapps.apps.cgan.recipe import SHIPPED as CGAN_SHIPPED
+from ganapps.apps.cgan.recipe import SHIPPED_TEXT as CGAN_TEXT_SHIPPED
 from ganapps.apps.cyclegan.cli import app as cyclegan_app
+from ganapps.apps.cyclegan.recipe import SHIPPED as CYCLEGAN_SHIPPED
 from ganapps.apps.dcgan.cli import app as dcgan_app
+from ganapps.apps.dcgan.recipe import SHIPPED as DCGAN_SHIPPED
 from ganapps.apps.nextframe.cli import app as nextframe_app
+from ganapps.apps.nextframe.recipe import SHIPPED as NEXTFRAME_SHIPPED
 from ganapps.apps.superres.cli import app as superres_app
+from ganapps.apps.superres.recipe import SHIPPED as SUPERRES_SHIPPED
 from ganapps.apps.toy.cli import app as toy_app
 from ganapps.core.errors import GanappsError, Interrupted, ParameterError, interrupted_by_user
+from ganapps.options import existing_model
 
 app = typer.Typer(
     name="ganapps",
@@ -94,6 +102,34 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         return
     for key, value in details.items():
         typer.echo(f"{key:14} {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _demo_model(app: str, shipped: str, tab: str) -> Any:
+    """A tab's model option, refused as the command line is read when it names nothing (before Gradio loads)."""
+    return typer.Option(None, f"--{app.replace('_', '-')}", metavar="MODEL", show_default=shipped,
+                        callback=existing_model, help=f"{tab}: a run directory, an exported SavedModel folder or a "
+                        "shipped model's name.")
+
+
+@app.command()
+def demo(
+    superres: str = _demo_model("superres", SUPERRES_SHIPPED, "Upscale tab"),
+    cgan: str = _demo_model("cgan", CGAN_SHIPPED, "Digits tab, by label"),
+    cgan_text: str = _demo_model("cgan_text", CGAN_TEXT_SHIPPED, "Digits tab, by caption"),
+    dcgan: str = _demo_model("dcgan", DCGAN_SHIPPED, "Latent walk tab"),
+    cyclegan: str = _demo_model("cyclegan", CYCLEGAN_SHIPPED, "Translate tab"),
+    nextframe: str = _demo_model("nextframe", NEXTFRAME_SHIPPED, "Next frame tab"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to serve on (0.0.0.0: every "
+                             "network interface). There is never a public share link."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, metavar="PORT", help="Port to serve on."),
+) -> None:
+    """A local web page with a tab per app (Gradio, offline): upscale, digits, latent walk, translate, next frame.
+
+    Each tab opens its model on first use; Ctrl-C stops the page. Needs the demo extra: pip install 'ganapps[demo]'.
+    """
+    from ganapps import demo as page
+
+    page.serve(page.DemoModels(superres, cgan, cgan_text, dcgan, cyclegan, nextframe), host, port)
 
 
 def main() -> None:
