@@ -1,5 +1,5 @@
-"""Export in the TF Serving layout `NAME/VERSION/` (SavedModel, or LiteRT / ONNX; written atomically), and the inference `Handle`
-that every app's notebook API returns, over a Keras generator or an exported SavedModel alike."""
+"""Export in the TF Serving layout `NAME/VERSION/` (SavedModel, or LiteRT / ONNX; written atomically), and the
+inference `Handle` that every app's notebook API returns, over a Keras generator or an exported SavedModel alike."""
 
 from __future__ import annotations
 
