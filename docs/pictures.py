@@ -46,9 +46,9 @@ def main() -> None:
     save(np.concatenate([a, translated]), "cyclegan.png", 6)
 
     sequence = clips.load_moving_mnist(1, held_out=True).frames / 127.5 - 1.0  # [20, 64, 64, 1]
-    prediction = nextframe.predict(None, sequence[:4], steps=8)
-    rows = np.concatenate([sequence[:12], np.concatenate([sequence[:4], prediction.frames])])
-    save(rows, "nextframe.png", 12)
+    prediction = nextframe.predict(None, sequence[:10], steps=10)
+    rows = np.concatenate([sequence[:20], np.concatenate([sequence[:10], prediction.frames])])
+    save(rows, "nextframe.png", 20)
 
     from skimage import data as photos
 

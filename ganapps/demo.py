@@ -389,8 +389,8 @@ def _translate_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, s
 
 def _nextframe_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, str]) -> None:
     gr.Markdown(f"Next-frame prediction with {_model_line(models, 'nextframe')}: upload an animated GIF (its last "
-                "frames are the context) or take a held-out Moving MNIST clip from the app's offline data; the "
-                "predicted frames are fed back as context.")
+                "10 frames are the context) or take a held-out Moving MNIST clip from the app's offline data; "
+                "frames beyond the model's one pass of 10 are predicted from fed-back predictions.")
     with gr.Row():
         seed = gr.Number(0, precision=0, label="Example clip seed", elem_id="nextframe-seed")
         example = gr.Button("Example clip", elem_id="nextframe-example")

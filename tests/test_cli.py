@@ -74,7 +74,7 @@ QUALITY_RUNS = {
     "superres": (["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4"],
                  lambda lab, export, run: lab.evaluate(export).summary["psnr"]),
     "nextframe": (["--image-size", "32", "--context", "2", "--width", "4", "--sequences", "8", "--batch-size", "4"],
-                  lambda lab, export, run: np.mean([s.mse for s in lab.evaluate(
+                  lambda lab, export, run: np.mean([s.mse_per_frame for s in lab.evaluate(
                       export, data=run["data"], digits=run["digits"], sequences=50).of("model")])),
     "cgan": (["--latent-dim", "8", "--width", "4", "--batch-size", "8"],
              lambda lab, export, run: next(r["generated"] for r in lab.evaluate(export, num=500).rows

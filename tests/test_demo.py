@@ -290,14 +290,14 @@ def test_page_walk_translate_and_next_frame_round_trips(page, server):
     (width, height, _), = shown_images(page, "translate-output", other_than=(flat_to_outlined,))
     assert (width, height) == (64, 64)
 
-    # Next frame: an example clip (4 context frames), 8 predicted; the strip's second row is the truth.
+    # Next frame: an example clip (10 context frames), 8 predicted; the strip's second row is the truth.
     open_tab(page, "Next frame")
     click(page, "nextframe-example")
     shown_images(page, "nextframe-input")
     click(page, "nextframe-button")
     shown_images(page, "nextframe-gif")
     (width, height, _), = shown_images(page, "nextframe-strip")
-    assert (width, height) == grid_side(24, 12, 64)
+    assert (width, height) == grid_side(36, 18, 64)
     screenshot(page, "5_next_frame")
     assert external_requests(page, server.url) == []
     assert "Traceback" not in server.log.read_text()

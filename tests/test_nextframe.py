@@ -19,8 +19,9 @@ from PIL import Image
 from ganapps.core import runs
 from ganapps.core.errors import GanappsError, ParameterError
 
-SIZE, CONTEXT = 16, 3
-TINY = ["--image-size", SIZE, "--context", CONTEXT, "--width", 4, "--sequences", 8, "--batch-size", 4]
+SIZE, CONTEXT, FUTURE = 16, 3, 2
+TINY = ["--image-size", SIZE, "--context", CONTEXT, "--future", FUTURE, "--width", 4, "--sequences", 8,
+        "--batch-size", 4]
 
 
 def write_frames(folder, sizes):
@@ -105,6 +106,28 @@ def test_pairs_take_consecutive_frames_within_one_sequence():
         np.testing.assert_array_equal(stacked[..., 3 * k : 3 * k + 3], clip[:, k])
 
 
+def test_the_training_stream_is_fresh_deterministic_and_resumes_exactly():
+    stream = D.moving_mnist_stream(D.GLYPHS, context=3, future=2, batch_size=2, seed=5, size=32)
+    batches = [tuple(t.numpy() for t in batch) for batch in stream.take(4)]
+    context, future = batches[0]
+    assert context.shape == (2, 32, 32, 3) and future.shape == (2, 2, 32, 32, 1)
+    resumed = next(iter(D.moving_mnist_stream(D.GLYPHS, 3, 2, 2, seed=5, start_step=3, size=32)))
+    for a, b in zip(batches[3], resumed):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(batches[0][0], batches[1][0])  # every batch new
+    # Batch k is Moving MNIST of the training digits seeded [seed, k], fitted to the size, in [-1, 1].
+    clips = D.moving_mnist(D.digit_pool(D.GLYPHS), 2, [5, 1], length=5)
+    expected = np.stack([D.fit_frames(clip, 32, 1) for clip in clips]).astype(np.float32) / 127.5 - 1.0
+    np.testing.assert_allclose(batches[1][1], expected[:, 3:], atol=1e-6)
+    np.testing.assert_allclose(batches[1][0], D.stack_context(expected[:, :3]), atol=1e-6)
+
+
+def test_longer_held_out_sequences_continue_the_same_ones():
+    short, long = D.load_moving_mnist(2, held_out=True), D.load_moving_mnist(2, held_out=True, length=30)
+    assert list(long.lengths) == [30, 30]
+    np.testing.assert_array_equal(long.clips(30)[:, :20], short.clips(20))
+
+
 def test_sequence_folders_and_frame_errors(tmp_path):
     write_frames(tmp_path / "seqs" / "a", [(20, 16)] * 5)
     write_frames(tmp_path / "seqs" / "b", [(20, 16)] * 4)
@@ -130,25 +153,51 @@ def test_tfds_moving_mnist_mocked_and_offline(tmp_path):
 # ---------------------------------------------------------------------------------------------- networks and losses
 
 
-@pytest.mark.parametrize("kind", ["multiscale", "convlstm"])
-def test_generator_pyramid_discriminator_and_rollout_shapes(kind):
-    g = models.generator(kind, image_size=32, channels=3, context=2, width=4)
+@pytest.mark.parametrize("kind", ["simvp", "multiscale", "convlstm"])
+def test_generators_discriminator_and_rollout_shapes(kind):
+    g = models.generator(kind, image_size=32, channels=3, context=2, future=3, width=4)
     context = tf.random.uniform((5, 32, 32, 6), -1.0, 1.0)
     outputs = g(context)
-    assert [tuple(o.shape) for o in outputs] == [(5, 32, 32, 3), (5, 16, 16, 3), (5, 8, 8, 3)]
-    d = models.discriminator(32, 3, context=2, width=4)
-    assert d([*outputs, context]).shape == (5, 3)
-    frames = models.rollout(models.next_frame_model(g), context, steps=7)
+    assert [tuple(o.shape) for o in outputs] == [(5, 32, 32, 9), (5, 16, 16, 9), (5, 8, 8, 9)]
+    if kind != "multiscale":  # whose coarser scales are predictions of their own
+        np.testing.assert_allclose(outputs[1], _pool(outputs[0].numpy(), 2), atol=1e-5)  # coarser: averages
+    d = models.discriminator(32, 3, context=2, future=3, width=4)
+    assert d([*outputs, context]).shape == (5, 3 + 2 * 3)  # a clip critic per scale, a frame critic per frame
+    clip = tf.random.uniform((5, 2, 32, 32, 3), -1.0, 1.0)  # [N, K, S, S, C]
+    predictor = models.clip_model(g, channels=3)
+    once = predictor(clip)
+    assert once.shape == (5, 3, 32, 32, 3)
+    stacked = g(D.stack_context(clip))[0].numpy()
+    for t in range(3):  # frame t of the clip model is channels 3t ... 3t + 2 of the stacked output, clipped
+        np.testing.assert_allclose(once[:, t], np.clip(stacked[..., 3 * t : 3 * t + 3], -1, 1), atol=1e-5)
+    frames = models.rollout(predictor, clip, steps=7)  # 3 passes, the last one cut to 1 frame
     assert frames.shape == (5, 7, 32, 32, 3)
     assert float(tf.reduce_min(frames)) >= -1.0 and float(tf.reduce_max(frames)) <= 1.0
 
 
+def test_simvp_predicts_each_sample_from_its_own_frames_only():
+    """Frames travel through the batch axis inside the generator: a sample's prediction must not depend on
+    another sample's frames, and must depend on each of its own context frames."""
+    g = models.simvp_generator(image_size=16, channels=1, context=3, future=2, width=4, blocks=1)
+    context = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    base = g(context)[0].numpy()
+    other = context.copy()
+    other[1] = 0.0
+    np.testing.assert_allclose(g(other)[0].numpy()[0], base[0], atol=1e-6)
+    for k in range(3):
+        changed = context.copy()
+        changed[0, ..., k] = 0.0
+        assert np.abs(g(changed)[0].numpy()[0] - base[0]).max() > 1e-4, k
+
+
 def test_rollout_feeds_predictions_back():
-    # A "generator" that predicts last frame + 1: the k-th prediction must be the last context frame + k.
-    context = np.zeros((1, 2, 2, 2), np.float32)
-    context[..., 1] = 5.0
-    frames = models.rollout(lambda x: x[..., -1:] + 1.0, context, steps=3).numpy()
-    np.testing.assert_array_equal(frames[0, :, 0, 0, 0], [6.0, 7.0, 8.0])
+    # A predictor of 2 frames a pass, last frame + 1 and + 2: the k-th predicted frame must be the last context
+    # frame + k across passes.
+    context = np.zeros((1, 2, 2, 2, 1), np.float32)
+    context[:, 1] = 5.0
+    step = np.array([1.0, 2.0], np.float32).reshape(1, 2, 1, 1, 1)
+    frames = models.rollout(lambda x: x[:, -1:] + step, context, steps=5).numpy()
+    np.testing.assert_array_equal(frames[0, :, 0, 0, 0], [6.0, 7.0, 8.0, 9.0, 10.0])
 
 
 def test_gradient_difference_loss_by_hand():
@@ -195,8 +244,8 @@ def test_rollout_training_scores_every_step_by_hand():
     clip = rng.uniform(-1.0, 1.0, (3, k + 2, size, size, 1)).astype(np.float32)  # [N, K + R, S, S, C]
     clip[:, k - 1, :2] = 0.9  # some pixels the bias pushes past 1: step 2 must read them clipped
     context, future = D.stack_context(clip[:, :k]), tf.constant(clip[:, k:])
-    gan = models.NextFrameGAN(_last_frame_plus_bias(size, k, bias), models.discriminator(size, 1, k, width=4),
-                              rollout=2)
+    gan = models.NextFrameGAN(_last_frame_plus_bias(size, k, bias),
+                              models.discriminator(size, 1, k, future=1, width=4), rollout=2)
     batch = gan.unpack_batch((context, future))
     for step in range(2):
         np.testing.assert_array_equal(batch.condition[step], D.stack_context(clip[:, step : step + k]))
@@ -206,7 +255,7 @@ def test_rollout_training_scores_every_step_by_hand():
     for predicted, expected in zip(fake, (step1, step2)):
         for factor, scale in zip(models.SCALES, predicted):
             np.testing.assert_allclose(scale, _pool(expected, factor), atol=1e-6)
-    assert gan.discriminate(fake, batch).logits.shape == (2 * 3, 3)
+    assert gan.discriminate(fake, batch).logits.shape == (2 * 3, 3 + 2)
 
     terms = [(_pool(p, f), _pool(clip[:, k + r], f)) for r, p in enumerate((step1, step2)) for f in models.SCALES]
     lp = np.mean([np.abs(p - t).mean() for p, t in terms])
@@ -225,15 +274,33 @@ def test_rollout_training_scores_every_step_by_hand():
     assert float(gradient[0]) == pytest.approx(expected, rel=1e-4)
 
 
+def test_passes_of_several_frames_read_their_own_windows():
+    """rollout 2 of a generator predicting T = 2 frames: pass 2's true context is frames 2 ... K + 1 of the clip
+    and its truth frames K + 2, K + 3, each a pyramid of the frames stacked on channels."""
+    size, k = 16, 3
+    clip = np.random.default_rng(1).uniform(-1, 1, (2, k + 4, size, size, 1)).astype(np.float32)
+    g = models.generator("multiscale", size, 1, k, future=2, width=4)
+    gan = models.NextFrameGAN(g, models.discriminator(size, 1, k, future=2, width=4), rollout=2)
+    batch = gan.unpack_batch((D.stack_context(clip[:, :k]), tf.constant(clip[:, k:])))
+    for r in range(2):
+        np.testing.assert_array_equal(batch.condition[r], D.stack_context(clip[:, 2 * r : 2 * r + k]))
+        truth = D.stack_context(clip[:, k + 2 * r : k + 2 * r + 2]).numpy()
+        for factor, scale in zip(models.SCALES, batch.real[r]):
+            np.testing.assert_allclose(scale, _pool(truth, factor), atol=1e-6)
+    with pytest.raises(ValueError, match="rollout 2 of 2 frames needs 4"):
+        gan.unpack_batch((D.stack_context(clip[:, :k]), tf.constant(clip[:, k : k + 3])))
+
+
 @pytest.mark.parametrize("adversarial_weight", [0.05, 0.0])
 def test_lp_only_model_never_touches_the_discriminator(adversarial_weight):
-    config = Config(image_size=SIZE, context=CONTEXT, width=4, channels=1, adversarial_weight=adversarial_weight)
+    config = Config(image_size=SIZE, context=CONTEXT, future=FUTURE, width=4, channels=1,
+                    adversarial_weight=adversarial_weight)
     gan = APP.build(config, APP.options(steps=2))
     before = [w.numpy() for w in gan.discriminator.weights]
     g_before = [w.numpy() for w in gan.generator.weights]
     sequences = D.load_moving_mnist(2)
     sequences = D.Sequences(D.fit_frames(sequences.frames, SIZE, 1), sequences.lengths, sequences.source)
-    history = gan.fit(D.pairs(sequences, CONTEXT, 4, seed=0, future=config.rollout), steps_per_epoch=2, epochs=1,
+    history = gan.fit(D.pairs(sequences, CONTEXT, 4, seed=0, future=FUTURE), steps_per_epoch=2, epochs=1,
                       verbose=0, shuffle=False).history
     d_changed = any(not np.array_equal(a, w.numpy()) for a, w in zip(before, gan.discriminator.weights))
     assert d_changed == (adversarial_weight > 0)
@@ -259,25 +326,31 @@ def test_cli_training_writes_a_run_directory(tiny_run):
                  "export/nextframe/1/saved_model.pb"):
         assert (tiny_run / path).exists(), path
     config = runs.read_run(tiny_run, APP).config
-    assert config.context == CONTEXT and config.channels == 1 and config.generator == "multiscale"  # channels resolved
-    assert config.rollout == Config().rollout and config.data == "moving-mnist"
+    assert config.context == CONTEXT and config.future == FUTURE and config.channels == 1  # channels resolved
+    assert config.generator == "simvp" and config.rollout == 1 and config.data == "moving-mnist"
 
 
 def test_export_round_trip(tiny_run, tmp_path):
-    keras_model = models.next_frame_model(runs.load(APP, tiny_run).sampling_generator)
-    context = np.random.default_rng(0).uniform(-1, 1, (3, SIZE, SIZE, CONTEXT)).astype(np.float32)
-    expected = keras_model(context).numpy()
+    keras_model = models.clip_model(runs.load(APP, tiny_run).sampling_generator, channels=1)
+    frames = np.random.default_rng(0).uniform(-1, 1, (3, CONTEXT, SIZE, SIZE, 1)).astype(np.float32)
+    expected = keras_model(frames).numpy()
+    assert expected.shape == (3, FUTURE, SIZE, SIZE, 1)
     invoke("nextframe", "export", tiny_run, "--out", tmp_path / "again")
     for folder in (tiny_run / "export" / "nextframe", tmp_path / "again"):  # written by training, by `export`
         served = Predictor.from_saved_model(folder)
-        assert served.function.input_names == ["context"] and served.function.output_name == "frame"
-        np.testing.assert_allclose(served(context).numpy(), expected, atol=1e-5)
+        assert served.function.input_names == ["frames"] and served.function.output_name == "predicted"
+        assert (served.context, served.future, served.frame_shape) == (CONTEXT, FUTURE, (SIZE, SIZE, 1))
+        np.testing.assert_allclose(served(frames).numpy(), expected, atol=1e-5)
+        info = json.loads((folder / "1" / "assets.extra" / "serving.json").read_text())
+        assert info["context_frames"] == CONTEXT and info["predicted_frames"] == FUTURE
+        assert info["adversarial_weight"] == Config().adversarial_weight
 
 
-def test_predict_writes_a_gif_and_frames(tiny_run, tmp_path):
+def test_predict_writes_a_gif_and_frames_and_names_its_context(tiny_run, tmp_path):
     frames = [Image.fromarray(f[..., 0]) for f in D.load_moving_mnist(1, held_out=True).frames[:5]]
     frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    invoke("nextframe", "predict", tmp_path / "clip.gif", tiny_run, "--steps", 4, "--out", tmp_path / "out")
+    done = invoke("nextframe", "predict", tmp_path / "clip.gif", tiny_run, "--steps", 4, "--out", tmp_path / "out")
+    assert f"4 predicted frames after {CONTEXT} context frames (frames 3-5 of 5)" in done.stdout
     with Image.open(tmp_path / "out" / "prediction.gif") as gif:
         assert gif.n_frames == CONTEXT + 4 and gif.size == (SIZE, SIZE)
     assert sorted(p.name for p in (tmp_path / "out").glob("frame_*.png")) == [f"frame_{k:02d}.png" for k in range(1, 5)]
@@ -290,20 +363,68 @@ def test_evaluate_json_reports_every_horizon(tiny_run):
     scores, summary = rows[:-1], rows[-1]
     assert {(r["model"], r["horizon"]) for r in scores} == {
         (m, h) for m in ("model", "baseline", "copy-last", "blank") for h in range(1, 11)}
-    assert all(np.isfinite([r["mse"], r["psnr"], r["ssim"], r["sharpness"], r["gradient"]]).all() for r in scores)
-    same = {(r["horizon"], r["mse"]) for r in scores if r["model"] == "model"}
-    assert same == {(r["horizon"], r["mse"]) for r in scores if r["model"] == "baseline"}
+    fields = ("mse_per_frame", "mae_per_frame", "psnr", "ssim", "sharpness", "gradient")
+    assert all(np.isfinite([r[f] for f in fields]).all() for r in scores)
+    same = {(r["horizon"], r["mse_per_frame"]) for r in scores if r["model"] == "model"}
+    assert same == {(r["horizon"], r["mse_per_frame"]) for r in scores if r["model"] == "baseline"}
+    model = sorted((r for r in scores if r["model"] == "model"), key=lambda r: r["horizon"])
+    assert summary["mse_per_frame_by_horizon"] == [r["mse_per_frame"] for r in model]
+    assert summary["mse_per_frame"] == pytest.approx(np.mean([r["mse_per_frame"] for r in model]))
+    assert summary["ssim"] == pytest.approx(np.mean([r["ssim"] for r in model]))
+    assert summary["sharpness"] == pytest.approx(np.mean([r["sharpness"] for r in model]))
+    assert len(summary["blank_mse_per_frame_by_horizon"]) == 10
     assert summary["sequences"] == 4 and summary["sharper_than_baseline"] is False
     assert summary["baseline"] == "baseline" and summary["baseline_differs"] is None  # a SavedModel has no run
+    assert ("ConvLSTM", 103.3) in {(r["method"], r["mse_per_frame"]) for r in summary["published"]}
+
+
+def _scaled_last_frame(size, context, future, factor):
+    """A predictor of `future` frames, each the last context frame times `factor` (clipped as every model)."""
+    frames = keras.Input((context, size, size, 1))
+    last = frames[:, -1:] * factor
+    return Predictor.from_keras(keras.Model(frames, keras.ops.repeat(last, future, axis=1)), "scaled by hand")
+
+
+def test_the_protocol_against_numpy():
+    """MSE and MAE per frame (sums over the 64x64 frame in [0, 1], means over sequences), the copy-last and blank
+    rows, sharpness and the roll-out, all recomputed here from the same generated held-out sequences."""
+    k, horizons, count = 10, 4, 3
+    evaluation = lab.evaluate(_scaled_last_frame(64, k, 2, 0.5), sequences=count, horizons=horizons, seed=2)
+    clips = D.load_moving_mnist(count, held_out=True, seed=2, length=k + horizons).clips(k + horizons)
+    clips = clips.astype(np.float64) / 255.0  # [N, K + H, 64, 64, 1] in [0, 1]
+    last, truth = clips[:, k - 1], clips[:, k:]
+    # In [-1, 1], pass 1 is 0.5 * last, pass 2 reads it back: 0.25 * last. Mapped to [0, 1]: (1 + f (2x - 1)) / 2.
+    model = [(1 + f * (2 * last - 1)) / 2 for f in (0.5, 0.5, 0.25, 0.25)]
+    blank = np.median(clips[:, :k], axis=(1, 2, 3, 4))[:, None, None, None]
+    expected = {"model": model, "copy-last": [last] * horizons, "blank": [np.broadcast_to(blank, last.shape)] * 4}
+    for name, predictions in expected.items():
+        for s, prediction, target in zip(evaluation.of(name), predictions, truth.transpose(1, 0, 2, 3, 4)):
+            error = prediction - target
+            assert s.mse_per_frame == pytest.approx((error ** 2).sum(axis=(1, 2, 3)).mean(), rel=1e-4), name
+            assert s.mae_per_frame == pytest.approx(np.abs(error).sum(axis=(1, 2, 3)).mean(), rel=1e-4), name
+            grad = lambda x: (np.abs(np.diff(x, axis=1))[:, :, 1:] + np.abs(np.diff(x, axis=2))[:, 1:]).mean()  # noqa: E731
+            assert s.sharpness == pytest.approx(grad(prediction) / grad(target), rel=1e-4), name
+    assert [s.horizon for s in evaluation.of("model")] == [1, 2, 3, 4]
+    assert evaluation.mean("blank", "mse_per_frame") > 50  # two digits missed: about 150 per frame
+    assert evaluation.beats_blank is False and evaluation.baseline is None
+    assert "tfds:moving_mnist" in evaluation.note and "seed 2" in evaluation.note
 
 
 def test_evaluate_scores_every_model_on_the_same_frames():
     """A model that copies its last context frame scores exactly as the copy-last row: same context, same truth."""
-    frames = keras.Input((SIZE, SIZE, CONTEXT))
-    copy_last = Predictor.from_keras(keras.Model(frames, frames[..., -1:]), "copy-last by hand")
+    copy_last = _scaled_last_frame(SIZE, CONTEXT, FUTURE, 1.0)
     evaluation = lab.evaluate(copy_last, sequences=3, horizons=4)
-    assert [s.mse for s in evaluation.of("model")] == [s.mse for s in evaluation.of("copy-last")]
-    assert evaluation.of("blank")[0].mse > 0 and evaluation.of("blank")[0].gradient == 0
+    assert [s.mse_per_frame for s in evaluation.of("model")] == [s.mse_per_frame for s in evaluation.of("copy-last")]
+    assert evaluation.of("blank")[0].mse_per_frame > 0 and evaluation.of("blank")[0].gradient == 0
+
+
+def test_evaluate_on_the_tfds_test_set_mocked():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=2):
+        evaluation = lab.evaluate(_scaled_last_frame(64, 10, 10, 1.0), data="tfds:moving_mnist", horizons=10)
+    assert evaluation.sequences == 2 and evaluation.data == "tfds:moving_mnist" and evaluation.note == ""
+    assert [s.mse_per_frame for s in evaluation.of("model")] == [s.mse_per_frame for s in evaluation.of("copy-last")]
 
 
 def test_evaluate_names_the_lp_only_run_and_what_differs(tiny_run, tmp_path):
@@ -332,14 +453,17 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path, monkeypatch, capsys)
     }
     for (clip, model), message in cases.items():
         assert message in main_error(monkeypatch, capsys, "nextframe", "predict", clip, model)
-    assert "--image-size must be a multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train", "--image-size", 40,
-                                          "--out", tmp_path / "bad")
-    assert "--rollout must be at least 1, got 0" in main_error(monkeypatch, capsys, "nextframe", "train", *TINY,
-                                                              "--rollout", 0, "--out", tmp_path / "bad")
+    assert "--image-size must be a multiple of 16" in main_error(monkeypatch, capsys, "nextframe", "train",
+                                                                 "--image-size", 40, "--out", tmp_path / "bad")
+    for flag in ("--rollout", "--future"):
+        assert f"{flag} must be at least 1, got 0" in main_error(monkeypatch, capsys, "nextframe", "train", *TINY,
+                                                                 flag, 0, "--out", tmp_path / "bad")
     assert "--gp-weight is not supported by nextframe" in main_error(monkeypatch, capsys, "nextframe", "train",
                                                                    "--gp-weight", 1, "--out", tmp_path / "bad")
     with pytest.raises(ParameterError, match="^steps must be at least 1, got 0"):  # the library names its parameter
         lab.predict(tiny_run, tmp_path / "short", steps=0)
+    with pytest.raises(ParameterError, match=rf"^clip must be \({CONTEXT}, {SIZE}, {SIZE}, 1\) frames"):
+        lab.predict(tiny_run, np.zeros((CONTEXT, 32, 32, 1), np.float32))  # a wrong frame size
     # The same through a fresh process: non-zero exit, no traceback.
     done = run_cli("nextframe", "predict", tmp_path / "short", tiny_run)
     assert done.returncode == 2 and "Traceback" not in done.stderr

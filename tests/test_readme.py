@@ -59,7 +59,7 @@ def make_inputs(folder: Path) -> None:
     picture(32, 32).convert("L").save(folder / "target.png")
     picture(32, 32).convert("L").save(folder / "seven.png")
     picture(64, 64).save(folder / "scene.png")
-    frames = [picture(64, 64).convert("L") for _ in range(6)]
+    frames = [picture(64, 64).convert("L") for _ in range(12)]  # nextframe: 10 context frames and more
     frames[0].save(folder / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
 
 

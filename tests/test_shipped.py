@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 from cli_helpers import invoke
+from conftest import run_cli
 from PIL import Image
 
 from ganapps.core.config import shipped_model_path
 
 SHIPPED = ["dcgan_glyphs", "cgan_label", "cgan_text", "cyclegan_synthetic/a2b", "cyclegan_synthetic/b2a",
-           "nextframe_mmnist", "superres_x4"]
+           "nextframe_mmnist", "nextframe_mmnist_lp", "superres_x4"]
 
 
 def test_the_shipped_models_stay_under_60_mb_and_describe_their_inputs():
@@ -51,12 +52,24 @@ def test_dcgan_samples_and_cyclegan_translates_with_no_model_named(elsewhere):
 
 def test_nextframe_predicts_a_clip_with_no_model_named(elsewhere):
     frames = []
-    for t in range(6):
+    for t in range(12):
         frame = np.zeros((64, 64), np.uint8)
-        frame[20 + 2 * t:30 + 2 * t, 10 + 3 * t:20 + 3 * t] = 255
+        frame[10 + 2 * t:20 + 2 * t, 8 + 3 * t:18 + 3 * t] = 255
         frames.append(Image.fromarray(frame))
     frames[0].save("clip.gif", save_all=True, append_images=frames[1:], duration=100)
-    assert "5 predicted frames after 4 context frames" in invoke("nextframe", "predict", "clip.gif", "--steps",
-                                                                 "5").stdout
+    assert "5 predicted frames after 10 context frames (frames 3-12 of 12)" in invoke(
+        "nextframe", "predict", "clip.gif", "--steps", "5").stdout
     predicted = np.asarray(Image.open(elsewhere / "prediction" / "frame_01.png"))
     assert predicted.shape[:2] == (64, 64) and predicted.max() > 100  # the square is still drawn
+
+
+def test_nextframe_shipped_models_beat_blank_in_a_fresh_process(elsewhere):
+    """The shipped model and its Lp-only twin load in a new process (`evaluate` with no model named) and score
+    below a blank frame at every horizon of a few held-out sequences."""
+    done = run_cli("nextframe", "evaluate", "--sequences", 8, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["baseline"] == "lp-only" and summary["beats_blank_at_every_horizon"]
+    assert all(m < b for m, b in zip(summary["baseline_mse_per_frame_by_horizon"],
+                                     summary["blank_mse_per_frame_by_horizon"]))
+    assert summary["mse_per_frame"] < 0.8 * np.mean(summary["blank_mse_per_frame_by_horizon"])

@@ -1,5 +1,5 @@
-"""The nextframe app as the core sees it: the multi-scale GAN, (context, next frames) pairs as a resumable stream, a
-grid of held-out roll-outs per epoch, and the predictor (`context` in, `frame` out) as export and handle."""
+"""The nextframe app as the core sees it: the clip GAN, (context, future frames) pairs as a resumable stream, a
+grid of held-out roll-outs per epoch, and the predictor (`frames` in, `predicted` out) as export and handle."""
 
 from __future__ import annotations
 
@@ -25,23 +25,29 @@ SAMPLE_STEPS = 6  # predicted frames per sample row
 
 
 class Predictor(Handle):
-    """A trained model: context `[N, S, S, K*C]` in [-1, 1] -> next frame `[N, S, S, C]`."""
+    """A trained model: past frames `[N, K, S, S, C]` in [-1, 1] -> the next T frames `[N, T, S, S, C]`."""
 
     @classmethod
     def from_gan(cls, gan: models.NextFrameGAN, config: Config, source: str) -> Predictor:
-        return cls.from_keras(models.next_frame_model(gan.sampling_generator), source)
+        return cls.from_keras(models.clip_model(gan.sampling_generator, config.channels or 1), source)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
-        return tuple(self.output_shape[1:])
+        return tuple(self.output_shape[2:])
 
     @property
     def context(self) -> int:
         """K, the past frames it predicts from."""
-        return self.input_shapes[0][-1] // self.frame_shape[-1]
+        return self.input_shapes[0][1]
+
+    @property
+    def future(self) -> int:
+        """T, the frames it predicts in one pass."""
+        return self.output_shape[1]
 
     def rollout(self, context: np.ndarray, steps: int, batch_size: int = 64) -> np.ndarray:
-        """`steps` predicted frames per context, `[N, T, S, S, C]` in [-1, 1], in batches."""
+        """`steps` predicted frames after each context `[N, K, S, S, C]`, `[N, steps, S, S, C]` in [-1, 1], in
+        batches; beyond T frames, predictions are fed back as context."""
         chunks = [models.rollout(self, context[i : i + batch_size], steps).numpy()
                   for i in range(0, len(context), batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, steps, *self.frame_shape), np.float32)
@@ -77,7 +83,7 @@ def build(config: Config, options: TrainOptions) -> models.NextFrameGAN:
     for name in ("gp_weight", "r1_weight", "feature_matching"):
         if getattr(options, name):
             raise ParameterError(name, "is not supported by nextframe (its discriminator judges a pyramid of frames)")
-    shape = (config.image_size, config.channels or 1, config.context, config.width)
+    shape = (config.image_size, config.channels or 1, config.context, config.future, config.width)
     gan = models.NextFrameGAN(models.generator(config.generator, *shape), models.discriminator(*shape), p=config.lp,
                               lp_weight=config.lp_weight, gdl_weight=config.gdl_weight, rollout=config.rollout,
                               ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
@@ -85,15 +91,18 @@ def build(config: Config, options: TrainOptions) -> models.NextFrameGAN:
 
 
 def dataset(config: Config, options: TrainOptions, start_step: int) -> tf.data.Dataset:
+    future = config.future * config.rollout
+    if config.data == D.MOVING_MNIST and not config.sequences:
+        return D.moving_mnist_stream(config.digits, config.context, future, options.batch_size, options.seed,
+                                     start_step, config.image_size)
     training = load_sequences(config, held_out=False, count=config.sequences, seed=options.seed)
-    return D.pairs(training, config.context, options.batch_size, options.seed, start_step, config.rollout)
+    return D.pairs(training, config.context, options.batch_size, options.seed, start_step, future)
 
 
 def samples(gan: models.NextFrameGAN, config: Config, options: TrainOptions, path: Path) -> None:
     """Two rows per held-out clip: the truth, then its context followed by the roll-out."""
     clips, k = sample_clips(config), config.context
-    predicted = Predictor.from_gan(gan, config, "samples").rollout(D.stack_context(clips[:, :k]).numpy(),
-                                                                    clips.shape[1] - k)
+    predicted = Predictor.from_gan(gan, config, "samples").rollout(clips[:, :k], clips.shape[1] - k)
     rows = [np.concatenate([clip[:k], guess]) for clip, guess in zip(clips, predicted)]
     save_image_grid(np.stack([r for pair in zip(clips, rows) for r in pair]).reshape(-1, *clips.shape[2:]),
                     path, columns=clips.shape[1])
@@ -101,26 +110,27 @@ def samples(gan: models.NextFrameGAN, config: Config, options: TrainOptions, pat
 
 def export(gan: models.NextFrameGAN, config: Config, folder: Path, version: int = 1, format: str = "saved_model"
            ) -> Path:
-    """The sampling generator's finest prediction: `context [N, S, S, K*C]` in [-1, 1] in (the K past frames
-    stacked on channels, oldest first), `frame [N, S, S, C]` out."""
-    return export_generator(models.next_frame_model(gan.sampling_generator), folder, version,
-                            input_names=["context"], output_name="frame", input_ranges={"context": (-1.0, 1.0)},
-                            format=format, info={"context_frames": config.context, "channels": config.channels})
+    """The sampling generator's finest prediction: `frames [N, K, S, S, C]` in [-1, 1] in (the K past frames,
+    oldest first), `predicted [N, T, S, S, C]` out."""
+    return export_generator(models.clip_model(gan.sampling_generator, config.channels or 1), folder, version,
+                            input_names=["frames"], output_name="predicted", input_ranges={"frames": (-1.0, 1.0)},
+                            format=format, info={"context_frames": config.context, "predicted_frames": config.future,
+                                                 "channels": config.channels, "generator": config.generator,
+                                                 "adversarial_weight": config.adversarial_weight})
 
 
 QUALITY_SEQUENCES = 50  # held-out sequences per evaluation during training
 
 
 def quality(gan: models.NextFrameGAN, config: Config, options: TrainOptions) -> dict[str, float]:
-    """Mean squared error and PSNR over the evaluated horizons on `QUALITY_SEQUENCES` held-out sequences, rolled
+    """Mean MSE per frame and PSNR over the evaluated horizons on `QUALITY_SEQUENCES` held-out sequences, rolled
     out as `evaluate` does (frames in [0, 1])."""
     from ganapps.apps.nextframe import lab  # the app's evaluate (lab imports this module)
 
     result = lab.evaluate(Predictor.from_gan(gan, config, "training"), data=config.data, digits=config.digits,
                           sequences=QUALITY_SEQUENCES, seed=options.seed)
-    model = result.of("model")
-    return {"mse": float(np.mean([s.mse for s in model])), "psnr": float(np.mean([s.psnr for s in model]))}
+    return {"mse_per_frame": result.mean("model", "mse_per_frame"), "psnr": result.mean("model", "psnr")}
 
 
 APP = App("nextframe", Config, build, dataset, Predictor, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export, shipped=SHIPPED, quality=Quality(quality, ("mse", "psnr"), higher=False))
+          export=export, shipped=SHIPPED, quality=Quality(quality, ("mse_per_frame", "psnr"), higher=False))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -119,8 +119,9 @@ def render(digits: np.ndarray, corners: np.ndarray, canvas: int = CANVAS) -> np.
     return frames
 
 
-def moving_mnist(digits: np.ndarray, count: int, seed: int, length: int = LENGTH) -> np.ndarray:
-    """`count` sequences of two random `digits` (uint8 `[M, 28, 28]`): uint8 `[count, length, 64, 64, 1]`."""
+def moving_mnist(digits: np.ndarray, count: int, seed: int | Sequence[int], length: int = LENGTH) -> np.ndarray:
+    """`count` sequences of two random `digits` (uint8 `[M, 28, 28]`): uint8 `[count, length, 64, 64, 1]`.
+    `seed` is anything `np.random.default_rng` takes (a training batch's is `[seed, step]`)."""
     rng = np.random.default_rng(seed)
     corners = trajectories(rng, count * DIGITS_PER_SEQUENCE, length).pixels()
     chosen = digits[rng.integers(0, len(digits), size=count * DIGITS_PER_SEQUENCE)]
@@ -151,13 +152,19 @@ def mnist_digits(path: str | Path, held_out: bool = False) -> np.ndarray:
     return to_uint8(images[np.sort(chosen), ..., 0], (0.0, 1.0))
 
 
-def load_moving_mnist(count: int, digits: str = GLYPHS, held_out: bool = False, seed: int = 0) -> Sequences:
+def digit_pool(digits: str = GLYPHS, held_out: bool = False) -> np.ndarray:
+    """The training (or held-out) digits of `glyphs` or an MNIST CSV file: uint8 `[M, 28, 28]`."""
+    return glyph_digits(held_out) if digits == GLYPHS else mnist_digits(Path(digits).expanduser(), held_out)
+
+
+def load_moving_mnist(count: int, digits: str = GLYPHS, held_out: bool = False, seed: int = 0,
+                      length: int = LENGTH) -> Sequences:
     """`count` generated Moving MNIST sequences of `glyphs` or MNIST CSV digits; held-out ones use held-out digits
-    and other trajectories."""
+    and other trajectories. A longer `length` continues the same sequences (their first 20 frames do not change)."""
     check_at_least("count", count, 1)
-    pool = glyph_digits(held_out) if digits == GLYPHS else mnist_digits(Path(digits).expanduser(), held_out)
-    clips = moving_mnist(pool, count, _HELD_OUT_SEED + seed if held_out else seed)
-    return Sequences(clips.reshape(-1, *clips.shape[2:]), np.full(count, LENGTH, np.int64), MOVING_MNIST)
+    length = max(length, LENGTH)
+    clips = moving_mnist(digit_pool(digits, held_out), count, _HELD_OUT_SEED + seed if held_out else seed, length)
+    return Sequences(clips.reshape(-1, *clips.shape[2:]), np.full(count, length, np.int64), MOVING_MNIST)
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -293,3 +300,24 @@ def pairs(sequences: Sequences, context: int, batch_size: int, seed: int, start_
 
     batches = array_dataset(starts, batch_size, seed, start_step)
     return batches.map(window, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def moving_mnist_stream(digits: str, context: int, future: int, batch_size: int, seed: int, start_step: int = 0,
+                        size: int = CANVAS) -> tf.data.Dataset:
+    """Endless batches of fresh Moving MNIST training pairs, as Srivastava et al. train (every sequence new, from
+    the training digits): (context `[B, S, S, K*C]`, the next `future` frames `[B, future, S, S, C]`) in [-1, 1].
+    Batch k is generated from `[seed, k]` alone, so starting at `start_step` resumes exactly."""
+    pool, span = digit_pool(digits), context + future
+
+    def generate(step):
+        clips = moving_mnist(pool, batch_size, [seed, int(step)], span)
+        return clips if size == CANVAS else np.stack([fit_frames(clip, size, 1) for clip in clips])
+
+    def batch(step):
+        clips = tf.ensure_shape(tf.numpy_function(generate, [step], tf.uint8, stateful=False),
+                                [batch_size, span, size, size, 1])
+        clip = to_float(clips)
+        return stack_context(clip[:, :context]), clip[:, context:]
+
+    steps = tf.data.Dataset.counter(start_step)
+    return steps.map(batch, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

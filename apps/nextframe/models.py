@@ -1,14 +1,14 @@
-"""Next-frame prediction networks and their GAN (Mathieu, Couprie and LeCun 2016, "Deep multi-scale video
-prediction beyond mean square error").
+"""Video prediction networks and their GAN: the adversarial training of Mathieu, Couprie and LeCun (2016, "Deep
+multi-scale video prediction beyond mean square error") around a generator that predicts every future frame in one
+pass (SimVP, Gao et al. 2022) or the paper's one-step multi-scale generator.
 
-The generator maps K past frames stacked on channels, `[N, S, S, K*C]` in [-1, 1], to the next frame at three
-scales, finest first: `[N, S, S, C]`, `[N, S/2, S/2, C]`, `[N, S/4, S/4, C]`. Its outputs are linear, as in the
-paper, so that no scale can saturate and stop learning; `next_frame_model` clips the finest one to [-1, 1] for
-use. The discriminator has one small convolutional net per scale, each judging [context, frame] at its scale,
-and returns one logit per scale. As in the paper, the adversarial term judges the generator's own prediction at
-each scale, and the generator also minimises an Lp distance and the gradient difference loss (GDL) at each scale.
-Training can also roll the generator out over several steps, feeding its predictions back as
-`predict` does, and score every step (`NextFrameGAN(rollout=R)`).
+A generator maps K past frames stacked on channels, `[N, S, S, K*C]` in [-1, 1], to the next T frames stacked the
+same way at three scales, finest first: `[N, S, S, T*C]`, `[N, S/2, S/2, T*C]`, `[N, S/4, S/4, T*C]`. Its
+outputs are linear, as in the paper, so that no scale can saturate and stop learning; `clip_model` clips the finest
+one to [-1, 1] and unstacks it for use. The discriminator judges the clip (context and prediction) at each scale and
+each predicted frame on its own. The generator also minimises an Lp distance and the gradient difference loss
+(GDL) at each scale. Training can roll the generator out over several passes, feeding its predictions back as
+`predict` does, and score every pass (`NextFrameGAN(rollout=R)`).
 
 Loss normalisation: every term is a mean (over pixels, scales and the batch) where the paper sums over pixels;
 Adam does not care about the overall scale, but the adversarial term weighs relatively more here at the same
@@ -28,6 +28,7 @@ from ganapps.core.errors import ParameterError, check_at_least, check_choice
 from ganapps.core.gan import GAN, Batch, Judgement, judgement
 
 SCALES = (1, 2, 4)  # downsampling factor of each scale, finest first (the order of every pyramid here)
+FRAME_SCALES = (1, 2)  # the scales at which the spatial critic judges single frames
 # Kernel sizes per scale, as the paper's first three scales (its 128-256-128 maps become width-2*width-width).
 KERNELS = ((5, 3, 3, 5), (5, 3, 3, 5), (3, 3, 3, 3))
 
@@ -37,8 +38,14 @@ def pyramid(frames: tf.Tensor) -> list[tf.Tensor]:
     return [tf.nn.avg_pool2d(frames, f, f, "VALID") if f > 1 else frames for f in SCALES]
 
 
-def multiscale_generator(image_size: int = 64, channels: int = 1, context: int = 4, width: int = 16) -> keras.Model:
-    """The paper's coarse-to-fine generator: the coarsest scale predicts the frame from the context averaged down
+def _coarser(finest: tf.Tensor, image_size: int) -> list[tf.Tensor]:
+    """A generator's finest output averaged down to the coarser scales, named as the pyramid's outputs."""
+    return [layers.AveragePooling2D(f, name=f"frames_{image_size // f}")(finest) for f in SCALES[1:]]
+
+
+def multiscale_generator(image_size: int = 64, channels: int = 1, context: int = 4, future: int = 1,
+                         width: int = 16) -> keras.Model:
+    """The paper's coarse-to-fine generator: the coarsest scale predicts the frames from the context averaged down
     to its size; each finer one sees the context at its size and the coarser prediction upsampled, and adds a
     correction to that prediction."""
     check_shape(image_size, channels, context)
@@ -53,17 +60,18 @@ def multiscale_generator(image_size: int = 64, channels: int = 1, context: int =
             x = layers.Concatenate(name=f"input_{size}")([x, upsampled])
         for filters, kernel in zip((width, 2 * width, width), kernels):
             x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
-        x = layers.Conv2D(channels, kernels[-1], padding="same", dtype="float32")(x)
+        x = layers.Conv2D(future * channels, kernels[-1], padding="same", dtype="float32")(x)
         prediction = x if upsampled is None else layers.Add()([upsampled, x])
-        prediction = layers.Identity(name=f"frame_{size}", dtype="float32")(prediction)
+        prediction = layers.Identity(name=f"frames_{size}", dtype="float32")(prediction)
         outputs.insert(0, prediction)
     return keras.Model(frames, outputs, name="multiscale_generator")
 
 
-def convlstm_generator(image_size: int = 64, channels: int = 1, context: int = 4, width: int = 16) -> keras.Model:
+def convlstm_generator(image_size: int = 64, channels: int = 1, context: int = 4, future: int = 1,
+                       width: int = 16) -> keras.Model:
     """A recurrent alternative: each frame encoded by strided convolutions to 1/4 size, a ConvLSTM over the K
-    frames, a transposed-convolution decoder beside the context at full size. It predicts one frame; the coarser
-    outputs are that frame averaged down, so it trains against the same multi-scale discriminator."""
+    frames, a transposed-convolution decoder beside the context at full size. The coarser outputs are its frames
+    averaged down, so it trains against the same multi-scale discriminator."""
     check_shape(image_size, channels, context)
     frames = keras.Input((image_size, image_size, context * channels), name="context")
     sequence = layers.Reshape((image_size, image_size, context, channels))(frames)
@@ -75,46 +83,128 @@ def convlstm_generator(image_size: int = 64, channels: int = 1, context: int = 4
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(x)
     x = layers.Concatenate()([x, frames])
     x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
-    frame = layers.Conv2D(channels, 3, padding="same", dtype="float32", name=f"frame_{image_size}")(x)
-    coarser = [layers.AveragePooling2D(f, name=f"frame_{image_size // f}")(frame) for f in SCALES[1:]]
-    return keras.Model(frames, [frame, *coarser], name="convlstm_generator")
+    finest = layers.Conv2D(future * channels, 3, padding="same", dtype="float32", name=f"frames_{image_size}")(x)
+    return keras.Model(frames, [finest, *_coarser(finest, image_size)], name="convlstm_generator")
 
 
-def generator(kind: str = "multiscale", image_size: int = 64, channels: int = 1, context: int = 4,
-              width: int = 16) -> keras.Model:
-    """`multiscale` or `convlstm`: context `[N, S, S, K*C]` -> the next frame at the three scales."""
-    check_choice("kind", kind, GENERATORS)
-    return (multiscale_generator if kind == "multiscale" else convlstm_generator)(image_size, channels, context, width)
+def _frames_on_batch(stacked: tf.Tensor, channels: int) -> tf.Tensor:
+    """`[N, H, W, T*C]` -> `[N*T, H, W, C]`, frame by frame (oldest first within each sample)."""
+    height, width = stacked.shape[1:3]
+    x = keras.ops.reshape(stacked, (-1, height, width, stacked.shape[-1] // channels, channels))
+    return keras.ops.reshape(keras.ops.transpose(x, (0, 3, 1, 2, 4)), (-1, height, width, channels))
 
 
-def discriminator(image_size: int = 64, channels: int = 1, context: int = 4, width: int = 16) -> keras.Model:
-    """[frame at each scale (finest first), context] -> one logit per scale `[N, 3]`.
+def _frames_on_channels(frames: tf.Tensor, count: int) -> tf.Tensor:
+    """`[N*T, H, W, C]` -> `[N, H, W, T*C]`: the inverse of `_frames_on_batch`."""
+    height, width, channels = frames.shape[1:]
+    x = keras.ops.reshape(frames, (-1, count, height, width, channels))
+    return keras.ops.reshape(keras.ops.transpose(x, (0, 2, 3, 1, 4)), (-1, height, width, count * channels))
 
-    Each scale's net sees the context averaged down to its size beside the frame, and halves the resolution
-    with strided convolutions (LeakyReLU 0.2) down to 4x4 before one linear logit.
+
+def translator_block(x: tf.Tensor, kernel: int = 7, expansion: int = 2, name: str = "block") -> tf.Tensor:
+    """A residual block of the temporal translator: a large depthwise convolution mixes space, a pointwise MLP mixes
+    the stacked time x channel maps (ConvNeXt's block, the large-kernel spatial mixing of SimVP v2)."""
+    channels = x.shape[-1]
+    y = layers.DepthwiseConv2D(kernel, padding="same", name=f"{name}_spatial")(x)
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm")(y)
+    y = layers.Conv2D(expansion * channels, 1, activation="gelu", name=f"{name}_expand")(y)
+    y = layers.Conv2D(channels, 1, name=f"{name}_project")(y)
+    return layers.Add(name=f"{name}_residual")([x, y])
+
+
+def simvp_generator(image_size: int = 64, channels: int = 1, context: int = 10, future: int = 10,
+                    width: int = 16, blocks: int = 6) -> keras.Model:
+    """All `future` frames in one pass, as SimVP (Gao et al. 2022): a per-frame encoder down to 1/4 size, a
+    translator over the K frames' maps stacked on channels, a per-frame decoder up to full size.
+
+    The encoder (`width` then `2*width` maps) and decoder are shared by all frames; the translator (`16*width` maps,
+    `blocks` residual blocks) is where motion is modelled, at 1/4 resolution where a 7x7 kernel spans 28 pixels.
+    Every predicted frame also sees the last context frame's full-size features (the decoder's skip connection:
+    the digits' shapes, which the future mostly moves). Outputs are linear; coarser scales are averages.
     """
     check_shape(image_size, channels, context)
-    frames = [keras.Input((image_size // f, image_size // f, channels), name=f"frame_{image_size // f}")
+    check_at_least("future", future, 1)
+    stacked = keras.Input((image_size, image_size, context * channels), name="context")
+    frames = layers.Lambda(lambda x: _frames_on_batch(x, channels), name="context_frames")(stacked)
+    full = layers.Conv2D(width, 3, padding="same", activation="leaky_relu", name="encode_full")(frames)
+    x = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="leaky_relu", name="encode_half")(full)
+    x = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="leaky_relu", name="encode_quarter")(x)
+    x = layers.Lambda(lambda x: _frames_on_channels(x, context), name="stack_time")(x)
+    x = layers.Conv2D(16 * width, 1, name="translator_in")(x)
+    for block in range(blocks):
+        x = translator_block(x, name=f"translator_{block + 1}")
+    x = layers.Conv2D(future * 2 * width, 1, activation="leaky_relu", name="translator_out")(x)
+    x = layers.Lambda(lambda x: _frames_on_batch(x, 2 * width), name="future_frames")(x)
+    x = layers.Conv2DTranspose(2 * width, 4, strides=2, padding="same", activation="leaky_relu", name="decode_half")(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="leaky_relu", name="decode_full")(x)
+    last = layers.Lambda(lambda f: keras.ops.repeat(f[context - 1 :: context], future, axis=0),
+                         name="last_context_features")(full)
+    x = layers.Concatenate(name="skip")([x, last])
+    x = layers.Conv2D(width, 3, padding="same", activation="leaky_relu", name="decode_refine")(x)
+    x = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="decode_frame")(x)
+    finest = layers.Lambda(lambda f: _frames_on_channels(f, future), name=f"frames_{image_size}", dtype="float32")(x)
+    return keras.Model(stacked, [finest, *_coarser(finest, image_size)], name="simvp_generator")
+
+
+def generator(kind: str = "simvp", image_size: int = 64, channels: int = 1, context: int = 10, future: int = 10,
+              width: int = 16) -> keras.Model:
+    """`simvp`, `multiscale` or `convlstm`: context `[N, S, S, K*C]` -> the next `future` frames stacked on channels
+    at the three scales, `[N, S/f, S/f, future*C]`, finest first."""
+    check_choice("kind", kind, GENERATORS)
+    build = {"simvp": simvp_generator, "multiscale": multiscale_generator, "convlstm": convlstm_generator}[kind]
+    return build(image_size, channels, context, future, width)
+
+
+def _critic(x: tf.Tensor, width: int, name: str) -> tf.Tensor:
+    """Strided convolutions (LeakyReLU 0.2) halving the resolution down to 4x4, then one linear logit."""
+    for stage in range((x.shape[1] // 4).bit_length() - 1):
+        x = layers.Conv2D(width * 2 ** min(stage, 2), 3, strides=2, padding="same", name=f"{name}_conv{stage + 1}")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    return layers.Dense(1, dtype="float32", name=f"{name}_logit")(layers.Flatten()(x))
+
+
+def discriminator(image_size: int = 64, channels: int = 1, context: int = 10, future: int = 10,
+                  width: int = 16) -> keras.Model:
+    """[predicted frames at each scale (finest first, stacked on channels), context] -> logits
+    `[N, len(SCALES) + len(FRAME_SCALES) * future]`.
+
+    Temporal critics, one per scale, judge the whole clip (the context averaged down to that scale beside the
+    frames, all on channels: motion is what they see). Spatial critics judge each predicted frame on its own at
+    full and half size (sharp, digit-like frames, whatever the motion), as video GANs since Mathieu et al. do.
+    """
+    check_shape(image_size, channels, context)
+    frames = [keras.Input((image_size // f, image_size // f, future * channels), name=f"frames_{image_size // f}")
               for f in SCALES]
     past = keras.Input((image_size, image_size, context * channels), name="context")
     logits = []
-    for factor, frame in zip(SCALES, frames):
+    for factor, judged in zip(SCALES, frames):
         size = image_size // factor
         x = layers.AveragePooling2D(factor)(past) if factor > 1 else past
-        x = layers.Concatenate(name=f"judged_{size}")([x, frame])
-        for stage in range((size // 4).bit_length() - 1):
-            x = layers.Conv2D(width * 2 ** min(stage, 2), 3, strides=2, padding="same")(x)
-            x = layers.LeakyReLU(0.2)(x)
-        logits.append(layers.Dense(1, dtype="float32", name=f"logit_{size}")(layers.Flatten()(x)))
+        logits.append(_critic(layers.Concatenate(name=f"clip_{size}")([x, judged]), width, f"clip_{size}"))
+    single = layers.Lambda(lambda x: _frames_on_batch(x, channels), name="single_frames")(frames[0])
+    for factor in FRAME_SCALES:
+        size = image_size // factor
+        x = layers.AveragePooling2D(factor)(single) if factor > 1 else single
+        logit = _critic(x, width, f"frame_{size}")
+        logits.append(layers.Lambda(lambda x: keras.ops.reshape(x, (-1, future)), name=f"frame_{size}_per_clip")(logit))
     return keras.Model([*frames, past], layers.Concatenate(name="logits", dtype="float32")(logits),
-                       name="multiscale_discriminator")
+                       name="clip_and_frame_discriminator")
 
 
-def next_frame_model(pyramid_generator: keras.Model) -> keras.Model:
-    """A view of a generator that returns only its finest prediction, clipped to the frame range [-1, 1] (it
-    shares the generator's weights): what roll-outs, prediction and export use."""
-    frame = layers.Lambda(lambda x: keras.ops.clip(x, -1.0, 1.0), name="frame")(pyramid_generator.outputs[0])
-    return keras.Model(pyramid_generator.inputs[0], frame, name="next_frame")
+def clip_model(pyramid_generator: keras.Model, channels: int) -> keras.Model:
+    """A view of a generator for use (roll-outs, prediction, export; it shares the generator's weights): past
+    frames `[N, K, S, S, C]` in, its finest prediction clipped to the frame range [-1, 1] out, `[N, T, S, S, C]`."""
+    size = pyramid_generator.inputs[0].shape[1]
+    context = pyramid_generator.inputs[0].shape[-1] // channels
+    future = pyramid_generator.outputs[0].shape[-1] // channels
+    frames = keras.Input((context, size, size, channels), name="frames")
+    stacked = layers.Lambda(lambda x: keras.ops.reshape(keras.ops.transpose(x, (0, 2, 3, 1, 4)),
+                                                        (-1, size, size, context * channels)), name="stacked")(frames)
+    finest = pyramid_generator(stacked)[0]
+    clipped = keras.ops.clip(finest, -1.0, 1.0)
+    predicted = layers.Lambda(lambda x: keras.ops.transpose(
+        keras.ops.reshape(x, (-1, size, size, future, channels)), (0, 3, 1, 2, 4)), name="predicted")(clipped)
+    return keras.Model(frames, predicted, name="clip_predictor")
 
 
 # ------------------------------------------------------------------------------------------------------ losses
@@ -140,17 +230,19 @@ def gradient_difference_loss(prediction: tf.Tensor, target: tf.Tensor, alpha: fl
 
 
 class NextFrameGAN(GAN):
-    """Batches are (context `[N, S, S, K*C]`, the next R frames `[N, R, S, S, C]`); R is `rollout`.
+    """Batches are (context `[N, S, S, K*C]`, the next R*T frames `[N, R*T, S, S, C]`): R roll-out passes
+    (`rollout`) of a generator that predicts T frames a pass (T is 10 for the one-pass SimVP default, 1 for the
+    paper's next-frame models).
 
     Training rolls the generator out as `predict` does (exposure bias: a model that only ever sees true contexts
-    drifts, then fades, once it reads its own predictions): step 1 predicts from the true context, each further
-    step from the last K frames with the earlier predictions (clipped, as in `rollout`) fed back in, gradients
-    flowing through them. Every step is scored against its true frame: the generator's extra terms are
-    `lp_weight * Lp + gdl_weight * GDL`, each averaged over the three scales and the R steps; the adversarial term
+    drifts, then fades, once it reads its own predictions): pass 1 predicts from the true context, each further
+    pass from the last K frames with the earlier predictions (clipped, as in `rollout`) fed back in, gradients
+    flowing through them. Every pass is scored against its true frames: the generator's extra terms are
+    `lp_weight * Lp + gdl_weight * GDL`, each averaged over the three scales and the R passes; the adversarial term
     comes from the core at `adversarial_weight` (0 gives the Lp-only model: the same generator, no
-    discriminator). The discriminator judges each step's frame beside that step's *true* context, so "real"
-    keeps meaning "the frame that follows these true frames", whichever step made the fake. The generator takes
-    no noise (the paper found it made no difference). `rollout` 1 trains one step only.
+    discriminator). The discriminator judges each pass's frames beside that pass's *true* context, so "real"
+    keeps meaning "the frames that follow these true frames", whichever pass made the fake. The generator takes
+    no noise (the paper found it made no difference).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, p: int = 1, lp_weight: float = 1.0,
@@ -167,28 +259,32 @@ class NextFrameGAN(GAN):
         self.rollout = int(rollout)
 
     def unpack_batch(self, data) -> Batch:
-        """real: each step's true frame as a pyramid; condition: each step's true context, step 1's first."""
+        """real: each pass's true frames as a pyramid (stacked on channels); condition: each pass's true context,
+        pass 1's first."""
         context, future = data
-        if future.shape[1] != self.rollout:
-            raise ValueError(f"batches hold {future.shape[1]} future frames; rollout {self.rollout} needs that many")
-        channels = future.shape[-1]
-        frames = tf.concat([context, *tf.unstack(future, axis=1)], axis=-1)  # [N, S, S, (K+R)*C], oldest first
-        width = context.shape[-1]
-        contexts = tuple(frames[..., r * channels : r * channels + width] for r in range(self.rollout))
-        return Batch(tuple(pyramid(future[:, r]) for r in range(self.rollout)), contexts)
+        channels, width = future.shape[-1], context.shape[-1]
+        per_pass = self.generator.outputs[0].shape[-1] // channels
+        if future.shape[1] != self.rollout * per_pass:
+            raise ValueError(f"batches hold {future.shape[1]} future frames; rollout {self.rollout} of {per_pass} "
+                             f"frames needs {self.rollout * per_pass}")
+        frames = tf.concat([context, *tf.unstack(future, axis=1)], axis=-1)  # [N, S, S, (K+R*T)*C], oldest first
+        step = per_pass * channels
+        contexts = tuple(frames[..., r * step : r * step + width] for r in range(self.rollout))
+        reals = tuple(pyramid(frames[..., width + r * step : width + (r + 1) * step]) for r in range(self.rollout))
+        return Batch(reals, contexts)
 
     def generate(self, batch: Batch, training: bool = True) -> tuple[list[tf.Tensor], ...]:
-        """Each roll-out step's pyramid, step 1 from the true context, later ones from fed-back predictions."""
-        context, steps = batch.condition[0], []
+        """Each roll-out pass's pyramid, pass 1 from the true context, later ones from fed-back predictions."""
+        context, passes = batch.condition[0], []
         for step in range(self.rollout):
-            steps.append(list(self.generator(context, training=training)))
+            passes.append(list(self.generator(context, training=training)))
             if step + 1 < self.rollout:
-                frame = tf.clip_by_value(steps[-1][0], -1.0, 1.0)
-                context = tf.concat([context[..., frame.shape[-1]:], frame], axis=-1)
-        return tuple(steps)
+                frames = tf.clip_by_value(passes[-1][0], -1.0, 1.0)
+                context = tf.concat([context, frames], axis=-1)[..., -context.shape[-1]:]
+        return tuple(passes)
 
     def discriminate(self, samples, batch: Batch, training: bool = True) -> Judgement:
-        """One logit per step, sample and scale: `[R*N, 3]`, the steps stacked on the batch axis."""
+        """Each pass's logits (`discriminator`'s), the passes stacked on the batch axis: `[R*N, L]`."""
         frames = [tf.concat([step[scale] for step in samples], axis=0) for scale in range(len(SCALES))]
         return judgement(self.discriminator([*frames, tf.concat(batch.condition, axis=0)], training=training))
 
@@ -207,13 +303,14 @@ class NextFrameGAN(GAN):
 # ------------------------------------------------------------------------------------------------------ roll-out
 
 
-def rollout(generator: Callable, context, steps: int) -> tf.Tensor:
-    """The next `steps` frames `[N, T, S, S, C]`: each predicted from the last K frames, earlier predictions fed
-    back in. `generator` maps context to the next frame (e.g. `next_frame_model(g)`)."""
+def rollout(predictor: Callable, context, steps: int) -> tf.Tensor:
+    """The next `steps` frames `[N, steps, S, S, C]` after `context [N, K, S, S, C]`: each pass predicts from the
+    last K frames, earlier predictions fed back in. `predictor` maps past frames to the next T (`clip_model(g)`)."""
     context = tf.convert_to_tensor(context, tf.float32)
-    frames = []
-    for _ in range(steps):
-        frame = tf.cast(generator(context), tf.float32)
-        frames.append(frame)
-        context = tf.concat([context[..., frame.shape[-1]:], frame], axis=-1)
-    return tf.stack(frames, axis=1)
+    frames, made = [], 0
+    while made < steps:
+        predicted = tf.cast(predictor(context), tf.float32)
+        frames.append(predicted)
+        made += predicted.shape[1]
+        context = tf.concat([context, predicted], axis=1)[:, -context.shape[1]:]
+    return tf.concat(frames, axis=1)[:, :steps]
