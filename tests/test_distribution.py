@@ -14,6 +14,8 @@ import pytest
 from cli_helpers import invoke
 from PIL import Image
 
+import ganapps.core.optimizers  # noqa: F401  (subclasses Adam: defined before plain_gradient_steps patches it)
+
 RUN = ["--epochs", 1, "--steps", 2, "--seed", 3]
 CGAN = ["cgan", "train", "--latent-dim", 8, "--width", 4, "--batch-size", 8]
 CASES = {

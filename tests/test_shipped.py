@@ -64,12 +64,11 @@ def test_nextframe_predicts_a_clip_with_no_model_named(elsewhere):
 
 
 def test_nextframe_shipped_models_beat_blank_in_a_fresh_process(elsewhere):
-    """The shipped model and its Lp-only twin load in a new process (`evaluate` with no model named) and score
-    below a blank frame at every horizon of a few held-out sequences."""
+    """The shipped model and its Lp-only twin load in a new process (`evaluate` with no model named); the model
+    scores below a blank frame at every horizon of a few held-out sequences, and is the sharper of the two."""
     done = run_cli("nextframe", "evaluate", "--sequences", 8, "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
     assert summary["baseline"] == "lp-only" and summary["beats_blank_at_every_horizon"]
-    assert all(m < b for m, b in zip(summary["baseline_mse_per_frame_by_horizon"],
-                                     summary["blank_mse_per_frame_by_horizon"]))
     assert summary["mse_per_frame"] < 0.8 * np.mean(summary["blank_mse_per_frame_by_horizon"])
+    assert summary["sharpness"] > summary["baseline_sharpness"]
