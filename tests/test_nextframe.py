@@ -330,6 +330,20 @@ def test_cli_training_writes_a_run_directory(tiny_run):
     assert config.generator == "simvp" and config.rollout == 1 and config.data == "moving-mnist"
 
 
+def test_a_run_from_before_future_frames_still_opens(tmp_path):
+    """Runs written before `--future` predicted one frame a pass (their config.json has no `future`)."""
+    old = tmp_path / "old"
+    done = run_cli("nextframe", "train", "--out", old, "--epochs", 1, "--steps", 1, *TINY, "--future", 1,
+                   "--generator", "multiscale")
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(old / "export")
+    record = json.loads((old / "config.json").read_text())
+    del record["config"]["future"]
+    (old / "config.json").write_text(json.dumps(record))
+    assert runs.read_run(old, APP).config.future == 1
+    assert Predictor.from_gan(runs.load(APP, old), runs.read_run(old, APP).config, "old").future == 1
+
+
 def test_export_round_trip(tiny_run, tmp_path):
     keras_model = models.clip_model(runs.load(APP, tiny_run).sampling_generator, channels=1)
     frames = np.random.default_rng(0).uniform(-1, 1, (3, CONTEXT, SIZE, SIZE, 1)).astype(np.float32)

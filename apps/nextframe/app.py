@@ -132,5 +132,11 @@ def quality(gan: models.NextFrameGAN, config: Config, options: TrainOptions) -> 
     return {"mse_per_frame": result.mean("model", "mse_per_frame"), "psnr": result.mean("model", "psnr")}
 
 
+def upgrade(values: dict) -> dict:
+    """A run from before `future` predicted one frame a pass."""
+    return {"future": 1, **values}
+
+
 APP = App("nextframe", Config, build, dataset, Predictor, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          export=export, shipped=SHIPPED, quality=Quality(quality, ("mse_per_frame", "psnr"), higher=False))
+          export=export, shipped=SHIPPED, quality=Quality(quality, ("mse_per_frame", "psnr"), higher=False),
+          upgrade=upgrade)

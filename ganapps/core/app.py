@@ -62,6 +62,8 @@ class App:
             signature.
         shipped: the shipped model (a folder of `ganapps/saved_models`) that inference opens when none is named.
         quality: the figures `--eval-every` computes into history.csv and TensorBoard (and `--keep-best` ranks by).
+        upgrade: `(values) -> values`: the config.json values of a run written by an earlier version, with the
+            fields added since filled in as that version behaved, so that its run still rebuilds.
     """
 
     name: str
@@ -75,6 +77,7 @@ class App:
     export: Callable[[GAN, Any, Path, int, str], Path] | None = None
     shipped: str | None = None
     quality: Quality | None = None
+    upgrade: Callable[[dict], dict] | None = None
 
     def options(self, **overrides) -> TrainOptions:
         """The recipe's training options (run directory `runs/NAME`), with any field overridden."""

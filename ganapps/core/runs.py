@@ -143,6 +143,8 @@ def read_run(run_dir: str | Path | None, app: App) -> RunRecord | None:
     values = raw.get("config")
     if values is None and legacy is not None:  # the layout before the App spec
         values = legacy.get(app.name, legacy)
+    if values is not None and app.upgrade:
+        values = app.upgrade(dict(values))
     try:
         return RunRecord(Path(run_dir), from_dict(app.config, values), from_dict(TrainOptions, options), raw)
     except (TypeError, GanappsError) as error:
