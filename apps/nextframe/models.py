@@ -21,6 +21,7 @@ from typing import Callable
 
 import keras
 import tensorflow as tf
+from ganapps.apps.nextframe.data import stack_context
 from ganapps.apps.nextframe.recipe import GENERATORS, check_shape
 from keras import layers
 
@@ -198,8 +199,7 @@ def clip_model(pyramid_generator: keras.Model, channels: int) -> keras.Model:
     context = pyramid_generator.inputs[0].shape[-1] // channels
     future = pyramid_generator.outputs[0].shape[-1] // channels
     frames = keras.Input((context, size, size, channels), name="frames")
-    stacked = layers.Lambda(lambda x: keras.ops.reshape(keras.ops.transpose(x, (0, 2, 3, 1, 4)),
-                                                        (-1, size, size, context * channels)), name="stacked")(frames)
+    stacked = layers.Lambda(stack_context, name="stacked")(frames)
     finest = pyramid_generator(stacked)[0]
     clipped = keras.ops.clip(finest, -1.0, 1.0)
     predicted = layers.Lambda(lambda x: keras.ops.transpose(
