@@ -1,14 +1,17 @@
 """The core GAN step against a reference step written as keras-io's DCGAN example writes it, side by side.
 
-    python benchmarks/step_vs_reference.py [--rounds 5] [--steps 40]
+    python benchmarks/step_vs_reference.py [--rounds 5] [--steps 100]
 
 Both train the dcgan app's networks (32 px at width 32 and 64 px at width 64, batch 32, non-saturating loss, Adam)
 on the same in-memory tf.data stream. The reference is a `keras.Model` with one tape per network, the discriminator
-judging real and fake in one concatenated batch, trained with `fit` and its defaults; the core is `ganapps.core.gan.GAN`
-compiled as every app compiles it (`runs.compile_gan`: steps per execution, Adam per network). The two alternate in
+judging real and fake in one concatenated batch, trained with `fit` and its defaults (float32, one step per call);
+the core is `ganapps.core.gan.GAN` compiled as the dcgan app compiles it (`runs.compile_gan`: steps per execution,
+Adam per network, and the recipe's `--mixed-precision`, whose `auto` picks bfloat16 on a CPU with native bfloat16
+and float32 elsewhere). The two alternate in
 one process, round by round, so a drift of the shared machine hits both alike. Prints one JSON line per round and
 size, and a last line with the median ratios (core over reference, images per second) and each one's share of this
-CPU's measured float32 matmul peak (step FLOPs counted from the layers: training ~ 3x forward).
+CPU's measured matmul peak in the precision it computes in (step FLOPs counted from the layers: training ~ 3x
+forward).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ganapps.apps.dcgan import models  # noqa: E402
+from ganapps.apps.dcgan.recipe import DEFAULTS  # noqa: E402
 
 from ganapps.core.config import TrainOptions  # noqa: E402
 from ganapps.core.data import array_dataset, to_float  # noqa: E402
 from ganapps.core.gan import GAN  # noqa: E402
 from ganapps.core.runs import compile_gan  # noqa: E402
+from ganapps.core.strategy import resolve_precision, set_precision  # noqa: E402
 
 BATCH = 32
 LATENT = 100
@@ -91,9 +96,9 @@ def forward_flops(model: keras.Model) -> float:
     return float(total)
 
 
-def matmul_peak(seconds: float = 2.0, n: int = 1024) -> float:
-    """float32 FLOP/s of large square matrix products on this machine (the best of short bursts)."""
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+def matmul_peak(dtype: str = "float32", seconds: float = 2.0, n: int = 1024) -> float:
+    """FLOP/s of large square matrix products in `dtype` on this machine (the best of short bursts)."""
+    a, b = tf.random.normal((n, n), dtype=dtype), tf.random.normal((n, n), dtype=dtype)
     product = tf.function(lambda x, y: tf.matmul(x, y))
     product(a, b).numpy()
     best, end = 0.0, time.perf_counter() + seconds
@@ -110,10 +115,15 @@ def networks(size: int, width: int):
     return models.generator(size, 1, LATENT, width), models.discriminator(size, 1, width)
 
 
-def make_core(size: int, width: int, steps: int):
+def make_core(size: int, width: int, steps: int, precision: str):
     keras.utils.set_random_seed(0)
-    options = TrainOptions(steps=steps, batch_size=BATCH, g_lr=2e-4, d_lr=2e-4, beta1=0.5, strategy="default")
-    return compile_gan(GAN(*networks(size, width), seed=0), options)
+    options = TrainOptions(steps=steps, batch_size=BATCH, g_lr=2e-4, d_lr=2e-4, beta1=0.5, strategy="default",
+                           mixed_precision=precision)
+    set_precision(precision)  # the networks take the policy they are built under, as in `runs.train`
+    try:
+        return compile_gan(GAN(*networks(size, width), seed=0), options)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def make_reference(size: int, width: int):
@@ -132,15 +142,22 @@ def timed_fit(model: keras.Model, data: tf.data.Dataset, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=40, help="steps per timed fit at 32 px (64 px: a quarter)")
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed fit at 32 px (64 px: a quarter)")
+    parser.add_argument("--mixed-precision", default=DEFAULTS.get("mixed_precision", "off"),
+                        help="the core's precision (default: the dcgan recipe's)")
     args = parser.parse_args()
-    peak = matmul_peak()
-    summary = {"matmul_peak_gflops": round(peak / 1e9, 1), "batch_size": BATCH, "rounds": args.rounds}
+    precision = resolve_precision(args.mixed_precision)
+    peaks = {"reference": matmul_peak()}
+    peaks["core"] = matmul_peak("bfloat16") if precision == "bfloat16" else peaks["reference"]
+    summary = {"matmul_peak_gflops": round(peaks["reference"] / 1e9, 1), "batch_size": BATCH, "rounds": args.rounds,
+               "core_precision": precision}
+    if precision == "bfloat16":
+        summary["matmul_peak_gflops_bfloat16"] = round(peaks["core"] / 1e9, 1)
     for size, width in SIZES:
         steps = args.steps if size == 32 else max(args.steps // 4, 20)
         images = np.random.default_rng(0).integers(0, 256, (2048, size, size, 1), dtype=np.uint8)
         data = array_dataset(images, BATCH, seed=0).map(to_float)
-        core, reference = make_core(size, width, steps), make_reference(size, width)
+        core, reference = make_core(size, width, steps, precision), make_reference(size, width)
         for model in (core, reference):  # trace and warm up
             timed_fit(model, data, steps)
         flops = BATCH * (4 * forward_flops(core.generator) + 9 * forward_flops(core.discriminator))
@@ -155,7 +172,7 @@ def main() -> None:
                               "ratio": round(ratios[-1], 3)}), flush=True)
         for name in rates:
             step_rate = statistics.median(rates[name]) / BATCH
-            summary[f"{name}_peak_share_{size}"] = round(step_rate * flops / peak, 3)
+            summary[f"{name}_peak_share_{size}"] = round(step_rate * flops / peaks[name], 3)
             summary[f"{name}_images_per_s_{size}"] = round(statistics.median(rates[name]), 1)
         summary[f"ratio_{size}"] = round(statistics.median(ratios), 3)
         summary[f"ratio_{size}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]

@@ -1,9 +1,12 @@
-"""Core layers against NumPy: mixture latent, Fourier features, maxout."""
+"""Core layers against NumPy and Keras: batch normalisation, mixture latent, Fourier features, maxout."""
 
+import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 from scipy.stats import norm
 
-from ganapps.core.layers import FourierFeatures, Maxout, MixtureLatent
+from ganapps.core.layers import BatchNormalization, FourierFeatures, Maxout, MixtureLatent
 
 
 def test_mixture_latent_picks_components_by_the_first_coordinate():
@@ -41,3 +44,37 @@ def test_maxout_is_max_over_pieces():
     out = np.asarray(layer(x))
     dense = x @ layer.dense.kernel.numpy() + layer.dense.bias.numpy()
     np.testing.assert_allclose(out, dense.reshape(4, 2, 3).max(axis=-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape, kwargs", [((8, 5, 5, 6), {"momentum": 0.9}), ((16, 7), {}),
+                                           ((8, 4, 4, 3), {"center": False, "scale": False})])
+def test_fused_batch_norm_matches_keras(shape, kwargs):
+    """Output, input and weight gradients and moving statistics equal Keras's unfused layer's on the same batch."""
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, shape), tf.float32)
+    ours, keras_own = BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)
+    for layer in (ours, keras_own):
+        layer.build(shape)
+        if layer.scale:
+            layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+            layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+    results = []
+    for layer in (ours, keras_own):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y) * tf.reshape(tf.range(tf.size(y), dtype=tf.float32), shape) / 100.0)
+        grads = tape.gradient(loss, [x, *layer.trainable_variables])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    # Inference uses the moving statistics, as Keras's layer does.
+    np.testing.assert_allclose(ours(x, training=False), keras_own(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_batch_norm_runs_in_bfloat16():
+    layer = BatchNormalization(dtype="mixed_bfloat16")
+    x = tf.constant(np.random.default_rng(1).normal(0.0, 1.0, (4, 3, 3, 2)), tf.float32)
+    y = layer(x, training=True)
+    assert y.dtype == tf.bfloat16
+    expected = (x - tf.reduce_mean(x, [0, 1, 2])) / tf.sqrt(tf.math.reduce_variance(x, [0, 1, 2]) + layer.epsilon)
+    np.testing.assert_allclose(np.asarray(tf.cast(y, tf.float32)), expected, atol=0.03)

@@ -25,6 +25,7 @@ from keras import layers
 
 from ganapps.core.errors import ParameterError
 from ganapps.core.gan import GAN, Batch, Judgement, judgement
+from ganapps.core.layers import BatchNormalization
 
 BASE = 4
 KERNEL = 4
@@ -52,8 +53,8 @@ def _conditional_norm(x: keras.KerasTensor, condition: keras.KerasTensor | None)
     2018), starting as plain batch norm: the condition reaches every layer of the generator, not only its input."""
     channels = x.shape[-1]
     if condition is None:
-        return layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True, center=False, scale=False)(x)
+        return BatchNormalization(momentum=BN_MOMENTUM)(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, center=False, scale=False)(x)
     gain = layers.Reshape((1, 1, channels))(layers.Dense(channels, kernel_initializer="zeros")(condition))
     shift = layers.Reshape((1, 1, channels))(layers.Dense(channels, kernel_initializer="zeros")(condition))
     return layers.Add()([x, layers.Multiply()([x, gain]), shift])
@@ -81,7 +82,7 @@ def encoder(x: keras.KerasTensor, image_size: int, width: int, batch_norm: bool 
         x = layers.Conv2D(width * 2**stage, KERNEL, strides=2, padding="same", use_bias=stage == 0 or not batch_norm,
                           kernel_initializer=_init())(x)
         if batch_norm and stage > 0:
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)(x)
+            x = BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.LeakyReLU(0.2)(x)
     return layers.Flatten(name="features")(x)
 

@@ -34,6 +34,7 @@ from ganapps.core.errors import ParameterError
 from ganapps.core.export import Handle, export_generator
 from ganapps.core.gan import GAN, Judgement
 from ganapps.core.images import save_image_grid
+from ganapps.core.layers import BatchNormalization
 from ganapps.core.runs import TrainOptions, compile_gan
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -117,7 +118,7 @@ def generator(image_shape: tuple[int, int, int], latent_dim: int = LATENT_DIM) -
     x = z
     for _ in range(2):
         x = layers.Dense(500, use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = BatchNormalization()(x)
         x = layers.Activation("softplus")(x)
     x = layers.Dense(int(np.prod(image_shape)), activation="tanh", dtype="float32")(x)
     return keras.Model(z, layers.Reshape(image_shape, name="images")(x), name="semisup_generator")

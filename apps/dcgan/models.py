@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from ganapps.apps.dcgan.recipe import check_shape
+from ganapps.core.layers import BatchNormalization
 
 BASE = 4  # side of the first feature map; every stage doubles it (recipe.IMAGE_SIZES: 16 ... 256)
 KERNEL = 4  # a kernel divisible by the stride: no checkerboard from uneven overlap
@@ -41,12 +42,12 @@ def generator(image_size: int = 32, channels: int = 1, latent_dim: int = 100, wi
     z = keras.Input((latent_dim,), name="latent")
     x = layers.Dense(BASE * BASE * width * 2 ** (n - 1), use_bias=False, kernel_initializer=_init(), name="project")(z)
     x = layers.Reshape((BASE, BASE, width * 2 ** (n - 1)))(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM)(x)
     x = layers.ReLU()(x)
     for stage in range(n - 1):
         filters = width * 2 ** (n - 2 - stage)
         x = layers.Conv2DTranspose(filters, KERNEL, strides=2, padding="same", use_bias=False, kernel_initializer=_init())(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same", kernel_initializer=_init())(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
@@ -69,7 +70,7 @@ def discriminator(image_size: int = 32, channels: int = 1, width: int = 32, batc
         x = layers.Conv2D(width * 2**stage, KERNEL, strides=2, padding="same", use_bias=stage == 0 or not batch_norm,
                           kernel_initializer=_init())(x)
         if batch_norm and stage > 0:
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)(x)
+            x = BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.LeakyReLU(0.2)(x)
     flat = layers.Flatten(name="features")(x)
     logits = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")(flat)

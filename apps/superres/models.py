@@ -25,6 +25,7 @@ from keras import layers
 
 from ganapps.core.errors import GanappsError, ParameterError, check_choice
 from ganapps.core.gan import GAN, Batch, Judgement, judgement
+from ganapps.core.layers import BatchNormalization
 
 
 class _ByFactor(keras.layers.Layer):
@@ -128,7 +129,7 @@ def discriminator(filters: int = 64) -> keras.Model:
     x = layers.LeakyReLU(0.2)(x)
     for i, (width, stride) in enumerate([(1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]):
         x = layers.Conv2D(filters * width, 3, strides=stride, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = BatchNormalization()(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(filters * 16)(x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ganapps.core.layers import FourierFeatures, Maxout, MixtureLatent
+from ganapps.core.layers import BatchNormalization, FourierFeatures, Maxout, MixtureLatent
 
 
 def generator(latent_dim: int = 2, width: int = 128, depth: int = 3) -> keras.Model:
@@ -20,7 +20,7 @@ def generator(latent_dim: int = 2, width: int = 128, depth: int = 3) -> keras.Mo
     x = z
     for _ in range(depth):
         x = layers.Dense(width)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = BatchNormalization()(x)
         x = layers.ReLU()(x)
     return keras.Model(z, layers.Dense(2, dtype="float32")(x), name="toy_generator")
 

@@ -1,10 +1,46 @@
-"""Layers for GANs: minibatch standard deviation, maxout, a mixture latent space, Fourier features."""
+"""Layers for GANs: batch normalisation over the global batch, minibatch standard deviation, maxout, a mixture latent
+space, Fourier features."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+
+
+@keras.saving.register_keras_serializable("ganapps")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """Keras's batch normalisation with statistics over the global batch, in TensorFlow's fused kernel on one replica.
+
+    Keras normalises with separate ops in float32 (moments, casts from and back to bfloat16), and when synchronized
+    it also sums a tensor of ones per layer: in a small GAN that was a third of a step's time on a CPU. In training,
+    on one replica, this layer computes the same batch statistics, output and moving averages with one fused op,
+    natively in bfloat16; on several replicas it keeps Keras's synchronized moments, so the statistics stay those
+    of the global batch and a step does not depend on the replica count.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("synchronized", True)
+        super().__init__(**kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        rank = len(inputs.shape)
+        fusable = (training and self.trainable and mask is None and not self.renorm and rank in (2, 4)
+                   and self.axis in (-1, rank - 1))
+        if not fusable or tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return super().call(inputs, training=training, mask=mask)
+        x = inputs if rank == 4 else inputs[:, None, None, :]
+        channels = inputs.shape[-1]
+        gamma = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
+        beta = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon)[:3]
+        # The kernel hands back the unbiased variance for the moving average; Keras averages the biased one.
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return tf.cast(y if rank == 4 else y[:, 0, 0, :], self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable("ganapps")

@@ -37,7 +37,7 @@ from ganapps.core.export import export_generator
 from ganapps.core.gan import GAN
 from ganapps.core.images import atomic_write_bytes
 from ganapps.core.optimizers import make_optimizer
-from ganapps.core.strategy import resolve_jit, resolve_strategy, set_precision
+from ganapps.core.strategy import resolve_jit, resolve_precision, resolve_strategy, set_precision
 
 
 @dataclass
@@ -314,6 +314,8 @@ def _train(app: App, config: Any, options: TrainOptions, callbacks: list | None,
         config = app.prepare(config)
     if options.eval_every and app.quality.check is not None:
         app.quality.check(config)
+    # `auto` is recorded as what it chose here, so a resume on another machine trains in the same precision
+    options = dataclasses.replace(options, mixed_precision=resolve_precision(options.mixed_precision))
     loss_scaling = set_precision(options.mixed_precision)
     keras.utils.set_random_seed(options.seed)
     chief = is_chief(strategy)
