@@ -567,3 +567,27 @@ def _bar(path):
     canvas[8:11, 9:23] = 255  # a white bar across the top, opaque; the rest transparent
     Image.fromarray(canvas, "RGBA").save(path)
     return path
+
+
+def test_class_counts_and_class_grid_against_hand_counts():
+    """Shares, readable rates and the per-digit grid rows, for probabilities whose answers are known."""
+    probabilities = np.full((6, 3), 0.05)
+    for i, (digit, p) in enumerate([(0, 0.95), (0, 0.5), (2, 0.99), (0, 0.92), (2, 0.6), (2, 0.91)]):
+        probabilities[i, digit] = p
+    counts = lab.ClassCounts.of(probabilities)
+    assert counts.shares == pytest.approx([3 / 6, 0.0, 3 / 6])
+    assert counts.readable == pytest.approx([2 / 3, None, 2 / 3]) and counts.readable[1] is None
+    assert counts.readable_overall == pytest.approx(4 / 6) and counts.balance == 0.0
+    images = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 2, 2, 1), np.float32) / 10
+    rows = lab.class_grid(images, probabilities, columns=2).reshape(3, 2, 2, 2, 1)
+    np.testing.assert_allclose(rows[0, :, 0, 0, 0], [0.0, 0.1])  # digit 0: samples 0 and 1, in sample order
+    np.testing.assert_array_equal(rows[1], -1.0)  # no sample read as 1: blank
+    np.testing.assert_allclose(rows[2, :, 0, 0, 0], [0.2, 0.4])
+
+
+def test_evaluate_counts_digits_and_writes_the_class_grid(tmp_path):
+    result = json.loads(invoke("dcgan", "evaluate", "--num", 60, "--grid", tmp_path / "classes.png", "--json").stdout)
+    assert sum(result["classes"]["shares"]) == pytest.approx(1.0)
+    assert result["real_classes"]["readable_overall"] > 0.9  # the classifier reads real glyphs
+    grid = np.asarray(Image.open(tmp_path / "classes.png"))
+    assert grid.shape[:2] == (10 * 34 + 2, 10 * 34 + 2)  # 10 rows of 10 images of 32 px, 2 px padding

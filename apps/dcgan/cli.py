@@ -203,10 +203,13 @@ def evaluate(
     data: str = typer.Option(None, "--data", "-d", show_default="the run's data (glyphs for the shipped model)",
                              help="Real images to compare with: glyphs, a folder or tfds:NAME (its held-out share)."),
     seed: int = SeedOption,
+    grid: Path = typer.Option(None, "--grid", help="Also write a PNG with one row per digit: the first ten samples "
+                              "the digit classifier reads as it (digits extractor)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """FID and KID of generated images against held-out real images, on an extractor's features (lower is better)."""
-    result = _lab().evaluate(model, data, extractor, num, seed, progress=True)
+    """FID and KID of generated images against held-out real images, on an extractor's features (lower is better);
+    with the digits extractor, how the samples spread over the digits and how many are readable."""
+    result = _lab().evaluate(model, data, extractor, num, seed, grid, progress=True)
     if as_json:
         print(json.dumps(result.as_dict()), flush=True)
         return
@@ -215,6 +218,17 @@ def evaluate(
     console.print(f"FID {result.fid:.3f}  KID {result.kid:.5f} {spread}  "
                   f"({result.num_samples} generated vs {result.num_samples} held-out {result.data} images, "
                   f"{result.extractor} features)")
+    if result.classes is not None:
+        fake, real = result.classes, result.real_classes
+        percent = lambda value: "-" if value is None else f"{100 * value:.0f}%"  # noqa: E731
+        console.print("digit      " + " ".join(f"{k:>4}" for k in range(len(fake.shares))))
+        console.print("share      " + " ".join(f"{percent(v):>4}" for v in fake.shares)
+                      + f"   (rarest / commonest {fake.balance:.2f})")
+        console.print("readable   " + " ".join(f"{percent(v):>4}" for v in fake.readable)
+                      + f"   (all {percent(fake.readable_overall)}; held-out real {percent(real.readable_overall)};"
+                      f" readable: the classifier's probability >= {_lab().READABLE})")
+    if grid is not None:
+        console.print(f"grid: {grid}")
 
 
 add_export_command(app, "dcgan", lambda: _lab().export, "Export a run's generator (the EMA copy if trained with "

@@ -260,13 +260,14 @@ def feature_extractor(name: str = "digits", progress: bool = False) -> metrics.F
 
 
 def _features(extractor: metrics.FeatureExtractor, images: np.ndarray, description: str, progress: bool,
-              chunk: int = 500) -> np.ndarray:
-    """Features of images in [-1, 1], chunk by chunk so that a progress bar can follow."""
+              chunk: int = 500) -> tuple[np.ndarray, np.ndarray | None]:
+    """Features (and class probabilities, or None) of images in [-1, 1], chunk by chunk so that a progress bar can
+    follow."""
     starts = range(0, len(images), chunk)
-    return np.concatenate([
-        metrics.compute_features(extractor, images[i : i + chunk], batch_size=100, value_range=(-1.0, 1.0))[0]
-        for i in progress_bar(starts, len(starts), description, progress)
-    ])
+    parts = [metrics.compute_features(extractor, images[i : i + chunk], batch_size=100, value_range=(-1.0, 1.0))
+             for i in progress_bar(starts, len(starts), description, progress)]
+    features = np.concatenate([f for f, _ in parts])
+    return features, (None if parts[0][1] is None else np.concatenate([p for _, p in parts]))
 
 
 def load_target(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> np.ndarray:
@@ -306,8 +307,10 @@ def invert(model: Model, target: np.ndarray | str | os.PathLike, features: str =
         gan = runs.load(APP, model)
         generator = Generator.from_keras(gan.sampling_generator, str(model))
         last_map = keras.Model(gan.discriminator.inputs, gan.discriminator.get_layer("features").output)
-        # The discriminator's flattened last feature map, with the image repeated to fill a packed input.
-        extract = lambda x: last_map(tf.concat([x] * gan.pack, axis=-1), training=False)  # noqa: E731
+        # The discriminator's flattened last feature map (float32 from a mixed-precision run too), with the image
+        # repeated to fill a packed input.
+        def extract(x):
+            return tf.cast(last_map(tf.concat([x] * gan.pack, axis=-1), training=False), tf.float32)
     else:
         generator = runs.open_model(APP, model)
         extract = None
@@ -544,6 +547,32 @@ def edit(model: Model, strokes: np.ndarray | str | os.PathLike, mask: np.ndarray
                 float(np.sqrt(np.mean(np.square(latent - z0)))), best, time.perf_counter() - began)
 
 
+READABLE = 0.9  # the digit classifier's probability above which a digit counts as readable
+
+
+@dataclass
+class ClassCounts:
+    """What the digit classifier reads in a set of images: per digit, the share of the images read as it and the
+    share of those read with probability >= `READABLE`."""
+
+    shares: list[float]
+    readable: list[float | None]  # None: no image read as that digit
+    readable_overall: float
+
+    @classmethod
+    def of(cls, probabilities: np.ndarray) -> ClassCounts:
+        digits, confident = probabilities.argmax(axis=1), probabilities.max(axis=1) >= READABLE
+        classes = probabilities.shape[1]
+        shares = [float(np.mean(digits == k)) for k in range(classes)]
+        readable = [float(np.mean(confident[digits == k])) if np.any(digits == k) else None for k in range(classes)]
+        return cls(shares, readable, float(np.mean(confident)))
+
+    @property
+    def balance(self) -> float:
+        """The rarest digit's share over the most common one's (1: uniform; 0: a digit is missing)."""
+        return min(self.shares) / max(self.shares)
+
+
 @dataclass
 class Evaluation:
     fid: float
@@ -552,18 +581,33 @@ class Evaluation:
     num_samples: int  # generated images, and as many held-out real ones
     extractor: str
     data: str
+    classes: ClassCounts | None = None  # the digits extractor's reading of the generated images
+    real_classes: ClassCounts | None = None  # ... and of the held-out real ones, for scale
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+def class_grid(images: np.ndarray, probabilities: np.ndarray, columns: int = 10) -> np.ndarray:
+    """One row per digit: the first `columns` images (in sample order, not the best) the classifier reads as that
+    digit, blank (-1) where fewer are; `[classes * columns, H, W, C]` for `save_image_grid(..., columns)`."""
+    digits = probabilities.argmax(axis=1)
+    rows = -np.ones((probabilities.shape[1], columns, *images.shape[1:]), np.float32)
+    for k in range(probabilities.shape[1]):
+        members = images[digits == k][:columns]
+        rows[k, : len(members)] = members
+    return rows.reshape(-1, *images.shape[1:])
+
+
 def evaluate(model: Model | None = None, data: str | None = None, extractor: str = "digits", num: int = 2000,
-             seed: int = 0, download: bool = True, progress: bool = False) -> Evaluation:
+             seed: int = 0, grid: str | os.PathLike | None = None, download: bool = True,
+             progress: bool = False) -> Evaluation:
     """FID and KID of `num` generated images against as many held-out real images (fewer if fewer are held out).
 
     The real images are the held-out share of the run's data (or of `data`; the glyphs for the shipped model,
     `model` None), never seen in training. Scores compare only between evaluations with the same extractor, data
-    and sample count.
+    and sample count. With the digits extractor the classifier's reading of both sets is counted per digit
+    (`ClassCounts`), and `grid` writes a PNG with one row per digit (`class_grid`).
     """
     check_at_least("num", num, 2)
     generator = runs.open_model(APP, model)
@@ -583,11 +627,17 @@ def evaluate(model: Model | None = None, data: str | None = None, extractor: str
         raise GanappsError(f"{data}: only {len(held_out)} held-out images; FID needs at least 2")
     real = held_out.images[:count].astype(np.float32) / 127.5 - 1.0
     fake = generator.generate(generator.latents(count, seed), progress=progress)
-    real_features = _features(features, real, "features of real images", progress)
-    fake_features = _features(features, fake, "features of generated images", progress)
+    real_features, real_probabilities = _features(features, real, "features of real images", progress)
+    fake_features, fake_probabilities = _features(features, fake, "features of generated images", progress)
     kid, kid_std = metrics.kernel_inception_distance(real_features, fake_features, subset_size=min(1000, count))
+    counted = fake_probabilities is not None
+    if grid is not None:
+        if not counted:
+            raise ParameterError("grid", f"needs an extractor that classifies (digits), not {features.name}")
+        save_image_grid(class_grid(fake, fake_probabilities), grid, columns=10)
     return Evaluation(metrics.frechet_distance(real_features, fake_features), kid, kid_std, count, features.name,
-                      data)
+                      data, ClassCounts.of(fake_probabilities) if counted else None,
+                      ClassCounts.of(real_probabilities) if counted else None)
 
 
 def export(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, version: int = 1,
