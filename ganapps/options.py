@@ -86,6 +86,8 @@ def dataclass_flags(cls: type, target: str, defaults: dict, skip: tuple[str, ...
                 default = ",".join(map(str, default))
             kinds[name] = hints[name]
             names = [flag_name(name)] + ([meta["short"]] if meta.get("short") else [])
+            if kind is bool and default is True:  # on by default: the flag that turns it off
+                names[0] += "/--no-" + names[0][2:]
             show = meta.get("show_default", True)
             option = typer.Option(default, *names, help=meta["help"], rich_help_panel=meta["panel"],
                                   show_default=_default_text(default) if show is True else show)

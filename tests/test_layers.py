@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from scipy.stats import norm
 
-from ganapps.core.layers import BatchNormalization, FourierFeatures, Maxout, MixtureLatent
+from ganapps.core.layers import BatchNormalization, FourierFeatures, Maxout, MinibatchStdDev, MixtureLatent
 
 
 def test_mixture_latent_picks_components_by_the_first_coordinate():
@@ -78,3 +78,16 @@ def test_fused_batch_norm_runs_in_bfloat16():
     assert y.dtype == tf.bfloat16
     expected = (x - tf.reduce_mean(x, [0, 1, 2])) / tf.sqrt(tf.math.reduce_variance(x, [0, 1, 2]) + layer.epsilon)
     np.testing.assert_allclose(np.asarray(tf.cast(y, tf.float32)), expected, atol=0.03)
+
+
+def test_minibatch_std_over_consecutive_groups_matches_numpy_and_a_replica_split():
+    x = np.random.default_rng(2).normal(size=(8, 3, 3, 2)).astype(np.float32)
+    out = np.asarray(MinibatchStdDev(group_size=4)(x))
+    np.testing.assert_array_equal(out[..., :2], x)
+    for k in range(2):  # samples 4k .. 4k+3 form group k
+        expected = np.sqrt(x[4 * k : 4 * k + 4].var(axis=0) + 1e-8).mean()
+        np.testing.assert_allclose(out[4 * k : 4 * k + 4, ..., 2], expected, rtol=1e-5)
+    half = np.asarray(MinibatchStdDev(group_size=4)(x[4:]))  # a second replica's share of the batch
+    np.testing.assert_allclose(half, out[4:], rtol=1e-6)
+    odd = np.asarray(MinibatchStdDev(group_size=4)(x[:6]))  # 6 samples: groups of 3
+    np.testing.assert_allclose(odd[0, 0, 0, 2], np.sqrt(x[:3].var(axis=0) + 1e-8).mean(), rtol=1e-5)

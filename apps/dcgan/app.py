@@ -49,7 +49,8 @@ def build(config: Config, options: TrainOptions) -> GAN:
     penalised = bool(options.gp_weight or options.r1_weight)
     generator = models.generator(config.image_size, config.channels, config.latent_dim, config.width)
     discriminator = models.discriminator(config.image_size, config.channels, config.width, batch_norm=not penalised,
-                                         pack=options.pack, features=bool(options.feature_matching))
+                                         pack=options.pack, features=bool(options.feature_matching),
+                                         minibatch_std=config.minibatch_std)
     gan = GAN(generator, discriminator, ema_decay=options.ema or None, pack=options.pack, seed=options.seed)
     return compile_gan(gan, options)
 
@@ -97,5 +98,10 @@ def quality(gan: GAN, config: Config, options: TrainOptions) -> dict[str, float]
     return {"fid": result.fid, "kid": result.kid}
 
 
+def upgrade(values: dict) -> dict:
+    """Runs written before `minibatch_std` existed had no minibatch-std channel in their discriminator."""
+    return {"minibatch_std": False, **values}
+
+
 APP = App("dcgan", Config, build, dataset, Generator, defaults=DEFAULTS, prepare=prepare, samples=samples,
-          shipped=SHIPPED, quality=Quality(quality, ("fid", "kid"), higher=False))
+          shipped=SHIPPED, quality=Quality(quality, ("fid", "kid"), higher=False), upgrade=upgrade)

@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from ganapps.apps.dcgan.recipe import check_shape
-from ganapps.core.layers import BatchNormalization
+from ganapps.core.layers import BatchNormalization, MinibatchStdDev
 
 BASE = 4  # side of the first feature map; every stage doubles it (recipe.IMAGE_SIZES: 16 ... 256)
 KERNEL = 4  # a kernel divisible by the stride: no checkerboard from uneven overlap
@@ -55,12 +55,14 @@ def generator(image_size: int = 32, channels: int = 1, latent_dim: int = 100, wi
 
 
 def discriminator(image_size: int = 32, channels: int = 1, width: int = 32, batch_norm: bool = True, pack: int = 1,
-                  features: bool = False) -> keras.Model:
+                  features: bool = False, minibatch_std: bool = False) -> keras.Model:
     """Images `[N, S, S, channels * pack]` -> logits `[N, 1]` (and the flattened last feature map when `features`).
 
     `width` is the number of filters of the first layer; each later stage has twice as many. Pass
     `batch_norm=False` with a gradient or R1 penalty: those penalise each sample's own input gradient, which
-    batch statistics couple across the batch (Gulrajani et al. 2017, section 4).
+    batch statistics couple across the batch (Gulrajani et al. 2017, section 4). `minibatch_std` appends the
+    spread of groups of four samples to the last 4x4 map (Karras et al. 2018), so that a batch with too little
+    variety looks fake.
     """
     check_shape(image_size, channels)
     n = stages(image_size)
@@ -72,6 +74,8 @@ def discriminator(image_size: int = 32, channels: int = 1, width: int = 32, batc
         if batch_norm and stage > 0:
             x = BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.LeakyReLU(0.2)(x)
+    if minibatch_std:
+        x = MinibatchStdDev()(x)
     flat = layers.Flatten(name="features")(x)
     logits = layers.Dense(1, dtype="float32", kernel_initializer=_init(), name="logit")(flat)
     return keras.Model(images, [logits, flat] if features else logits, name="dcgan_discriminator")

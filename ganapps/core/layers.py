@@ -47,8 +47,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
 class MinibatchStdDev(keras.layers.Layer):
     """Appends the batch's mean feature standard deviation as one extra channel (Karras et al. 2018).
 
-    A collapsed generator makes batches with little spread; this lets the discriminator see it. Statistics
-    are taken over groups of `group_size` samples of the local batch.
+    A collapsed generator makes batches with little spread; this lets the discriminator see it. Statistics are
+    taken over groups of consecutive samples: `group_size`, or the largest smaller size that divides the batch. A
+    replica's share of the global batch (a multiple of the group) then holds whole groups, so the statistic does not
+    depend on the replica count.
     """
 
     def __init__(self, group_size: int = 4, **kwargs):
@@ -57,13 +59,13 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def call(self, x):
         batch = ops.shape(x)[0]
-        group = ops.minimum(self.group_size, batch)
-        # Sample i = g * (batch / group) + j lands at [g, j]; each j-column is one group.
-        grouped = ops.reshape(ops.cast(x, "float32"), (group, -1, *x.shape[1:]))
-        std = ops.sqrt(ops.var(grouped, axis=0) + 1e-8)
-        stat = ops.mean(ops.reshape(std, (ops.shape(std)[0], -1)), axis=1)
-        stat = ops.reshape(ops.tile(stat[None], (group, 1)), (-1, *([1] * (len(x.shape) - 1))))
-        stat = ops.broadcast_to(stat, (*ops.shape(x)[:-1], 1))
+        group = 1
+        for size in range(2, self.group_size + 1):
+            group = ops.where(batch % size == 0, size, group)
+        grouped = ops.reshape(ops.cast(x, "float32"), (-1, group, *x.shape[1:]))
+        std = ops.sqrt(ops.var(grouped, axis=1) + 1e-8)
+        stat = ops.repeat(ops.mean(ops.reshape(std, (ops.shape(std)[0], -1)), axis=1), group, axis=0)
+        stat = ops.broadcast_to(ops.reshape(stat, (-1, *([1] * (len(x.shape) - 1)))), (*ops.shape(x)[:-1], 1))
         return ops.concatenate([x, ops.cast(stat, x.dtype)], axis=-1)
 
     def compute_output_shape(self, input_shape):
