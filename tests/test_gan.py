@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 
 from ganapps.core.gan import GAN, _pack
-from ganapps.core.layers import MinibatchStdDev
 from ganapps.core.strategy import resolve_strategy
 
 
@@ -126,17 +125,6 @@ def test_pack_merges_consecutive_samples():
     assert packed.shape == (2, 2, 6)
     np.testing.assert_array_equal(packed[0, 1], np.concatenate([x[0, 1], x[1, 1], x[2, 1]]))
     np.testing.assert_array_equal(packed[1, 0], np.concatenate([x[3, 0], x[4, 0], x[5, 0]]))
-
-
-def test_minibatch_stddev_matches_numpy():
-    x = np.random.default_rng(2).normal(size=(8, 3, 3, 2)).astype(np.float32)
-    out = MinibatchStdDev(group_size=4)(x).numpy()
-    assert out.shape == (8, 3, 3, 3)
-    grouped = x.reshape(4, 2, 3, 3, 2)
-    stat = np.sqrt(grouped.var(axis=0) + 1e-8).mean(axis=(1, 2, 3))  # one per group column
-    for i in range(8):
-        np.testing.assert_allclose(out[i, ..., -1], stat[i % 2], rtol=1e-5)
-    np.testing.assert_array_equal(out[..., :2], x)
 
 
 @pytest.mark.parametrize("policy, scaled", [("mixed_float16", True), ("mixed_bfloat16", False)])
