@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import typer
 
-from ganapps.core.config import EXPORT_FORMATS, TrainOptions, check_run_directory, model_path
+from ganapps.core.config import EXPORT_FORMATS, TrainOptions, check_run_directory, model_path, shipped_name
 from ganapps.core.errors import GanappsError
 from ganapps.core.console import import_quietly
 
@@ -129,17 +129,25 @@ DownloadOption = typer.Option(True, "--download/--no-download", help="Let a Tens
                               "it is not in the local TensorFlow Datasets folder.")
 
 
-def model_argument(app: str, shipped: str | None = None) -> Any:
+def model_argument(app: str, shipped: str | None = None, names: dict[str, str] | None = None) -> Any:
     """The MODEL argument every inference command takes the same way: a run directory, an export folder or the
-    name of a shipped model (optional when the app ships one)."""
+    name of a shipped model (optional when the app ships one); `names`: short names of shipped models."""
     what = f"A run directory (written by `{app} train`), an exported SavedModel folder or a shipped model's name"
+    if names:
+        what += " (" + ", ".join(f"{short}: {name}" for short, name in names.items()) + ")"
+
+    def callback(value: str | None) -> str | None:  # Typer passes the value to a callback's only parameter
+        return existing_model(value, names)
+
     if shipped:
-        return typer.Argument(None, help=f"{what}.", show_default=shipped, callback=existing_model)
-    return typer.Argument(..., help=f"{what}.", show_default=False, callback=existing_model)
+        return typer.Argument(None, help=f"{what}.", show_default=shipped, callback=callback)
+    return typer.Argument(..., help=f"{what}.", show_default=False, callback=callback)
 
 
-def existing_model(value: str | None) -> str | None:
-    """A model that names nothing is refused as the command line is read, before TensorFlow loads."""
+def existing_model(value: str | None, names: dict[str, str] | None = None) -> str | None:
+    """A model that names nothing is refused as the command line is read, before TensorFlow loads; a short name
+    in `names` is passed on as the shipped model it stands for."""
+    value = shipped_name(value, names or {})
     if value is not None:
         try:
             model_path(value)

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.ndimage
 from skimage import data as skdata
 from skimage.metrics import structural_similarity
 
@@ -102,6 +103,23 @@ def test_y_channel_metrics_shave_borders():
         metrics.psnr_y(np.repeat(grey_sr, 3, -1), np.repeat(grey_hr, 3, -1), scale), abs=1e-4
     )
 
+
+
+def test_sharpness_is_sobel_energy_against_the_truth():
+    rng = np.random.default_rng(2)
+    hr = rng.random((2, 30, 26, 3))
+    sr = scipy.ndimage.uniform_filter(hr, (1, 3, 3, 1))  # blurred: less gradient energy
+    scale = 3
+
+    def energy(x):  # mean Sobel magnitude of the shaved Y channel, with mirrored borders as TensorFlow pads
+        y = (16 / 255 + (65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255)
+        y = y[:, scale:-scale, scale:-scale]
+        return np.array([np.hypot(*(scipy.ndimage.sobel(image, axis=a, mode="mirror") for a in (0, 1))).mean()
+                         for image in y])
+
+    expected = energy(sr) / energy(hr)
+    np.testing.assert_allclose(metrics.sharpness_y(sr, hr, scale, per_image=True), expected, rtol=1e-4)
+    assert metrics.sharpness_y(sr, hr, scale) < 0.6 and metrics.sharpness_y(hr, hr, scale) == pytest.approx(1.0)
 
 # ---- distribution metrics ----------------------------------------------------------------------------------
 

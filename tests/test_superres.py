@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from cli_helpers import invoke, main_error, run_in_fresh_process
 from ganapps.apps.superres import data as D
-from ganapps.apps.superres import lab, models
+from ganapps.apps.superres import degradations, lab, models
 from ganapps.apps.superres.recipe import DEFAULTS, Config, stage_options
 from PIL import Image
 
@@ -17,10 +17,10 @@ from ganapps.core import runs
 from ganapps.core.config import TrainOptions
 from ganapps.core.errors import GanappsError, ParameterError
 from ganapps.core.config import shipped_model_path
-from ganapps.core.images import output_path
-from ganapps.core.metrics import psnr_y
+from ganapps.core.images import load_image, output_path, png_bit_depth
+from ganapps.core.metrics import psnr_y, sharpness_y
 
-TINY = ["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4"]
+TINY = ["--blocks", "1", "--filters", "8", "--patch", "8", "--batch-size", "4", "--mixed-precision", "off"]
 
 
 def nearest_upscaler(scale: int = 4) -> lab.Upscaler:
@@ -139,6 +139,20 @@ def test_patch_stream_resumes_at_any_step():
     assert not np.array_equal(full[0][1], full[1][1])
 
 
+def test_realistic_patches_are_degraded_from_their_own_high_patch_and_resume_exactly():
+    rng = np.random.default_rng(3)
+    pairs = [D.Pair("a", rng.random((10, 12, 3)).astype(np.float32), rng.random((40, 48, 3)).astype(np.float32))]
+    degrade = lambda high, key: degradations.realistic(high, 4, key)  # noqa: E731
+    full = list(D.patch_dataset(pairs, 4, 8, 3, seed=7, degrade=degrade).take(3))
+    resumed = next(iter(D.patch_dataset(pairs, 4, 8, 3, seed=7, start_step=2, degrade=degrade)))
+    np.testing.assert_array_equal(full[2][0], resumed[0])
+    np.testing.assert_array_equal(full[2][1], resumed[1])
+    low, high = full[0]
+    assert low.shape == (3, 8, 8, 3) and high.shape == (3, 32, 32, 3)
+    key = tf.random.experimental.stateless_split(tf.constant([7, 0], tf.int64), 4)[3]  # step 0's fourth key
+    np.testing.assert_array_equal(low, degradations.realistic(high, 4, key))  # made from the flipped high patch
+
+
 def test_downscaling_is_antialiased_bicubic():
     stripes = np.zeros((64, 64, 3), np.float32)
     stripes[:, ::2] = 1.0  # a pattern above the LR Nyquist frequency: an antialiased filter averages it out
@@ -197,6 +211,22 @@ def test_every_image_kind_upscales(mode, tmp_path):
     assert target.suffix == (".jpg" if mode == "JPEG" else ".png")
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_sixteen_bit_colour_stays_sixteen_bit(channels, tmp_path):
+    """Pillow reads a 16-bit RGB PNG as 8-bit: the low byte must survive the loader, the model and the writer."""
+    values = np.random.default_rng(5).integers(0, 65536, (6, 9, channels)).astype(np.uint16)
+    source = tmp_path / "deep.png"
+    source.write_bytes(tf.io.encode_png(values).numpy())
+    assert png_bit_depth(source) == 16
+    np.testing.assert_array_equal(np.round(load_image(source, channels=channels) * 65535), values)
+    target = lab.upscale_file(source, nearest_upscaler(), tile=4, overlap=2)
+    assert png_bit_depth(target) == 16
+    result = tf.io.decode_png(target.read_bytes(), channels=channels, dtype=tf.uint16).numpy()
+    assert result.shape == (24, 36, channels)
+    np.testing.assert_allclose(result[..., :3], nearest(values[..., :3].astype(np.float64)), atol=1.0)
+    assert len(np.unique(result[..., :3] % 256)) > 1  # the low byte is kept, not zero or a copy of the high byte
+
+
 # ---------------------------------------------------------------------------------------------------- evaluation
 
 
@@ -213,6 +243,27 @@ def test_evaluation_scores_the_model_and_bicubic_on_the_y_channel(images):
     with pytest.raises(ParameterError, match="^scale 2: the model upscales x4"):
         lab.evaluate(nearest_upscaler(), images, 2)
 
+
+
+def test_realistic_evaluation_is_fixed_by_its_seed_and_scores_a_second_model(images):
+    bicubic = lab.Upscaler.from_keras(models.srresnet(4, blocks=1, filters=8), "bicubic")  # untrained: bicubic
+    result = lab.evaluate(nearest_upscaler(), images, degradation="realistic", seed=3, beside=bicubic)
+    assert result.summary["degradation"] == "realistic" and result.summary["seed"] == 3
+    for index, (row, path) in enumerate(zip(result.images, sorted(images.glob("*.png")))):
+        high = D.crop_to_scale(np.asarray(Image.open(path), np.float32) / 255, 4)
+        low = lab.degraded_input(high, 4, 3, index)
+        assert low.shape == (high.shape[0] // 4, high.shape[1] // 4, 3)
+        assert np.abs(low - D.downscale(high, 4)).mean() > 1 / 255  # not the clean input
+        assert row["psnr"] == pytest.approx(psnr_y(nearest(low), high, 4), abs=1e-3)
+        assert row["bicubic_psnr"] == pytest.approx(psnr_y(D.upscale_bicubic(low, 4), high, 4), abs=1e-3)
+        assert row["sharpness"] == pytest.approx(sharpness_y(nearest(low), high, 4), rel=1e-4)
+        assert row["beside_psnr"] == pytest.approx(row["bicubic_psnr"], abs=0.05)  # TF's bicubic vs Pillow's
+    again = lab.evaluate(nearest_upscaler(), images, degradation="realistic", seed=3)
+    assert [r["psnr"] for r in again.images] == [r["psnr"] for r in result.images]
+    other = lab.evaluate(nearest_upscaler(), images, degradation="realistic", seed=4)
+    assert [r["psnr"] for r in other.images] != [r["psnr"] for r in result.images]
+    with pytest.raises(ParameterError, match="^degradation 'jpeg'"):
+        lab.evaluate(nearest_upscaler(), images, degradation="jpeg")
 
 # ---------------------------------------------------------------------------------------------------- runs and CLI
 
@@ -260,6 +311,20 @@ def test_upscale_and_evaluate_commands(run, images, tmp_path):
     evaluated = invoke("superres", "evaluate", run, "--data", images, "--json")
     rows = [__import__("json").loads(line) for line in evaluated.stdout.splitlines()]  # stdout holds JSON only
     assert rows[-1]["summary"] is True and "bicubic_psnr" in rows[-1] and len(rows) == 4
+
+
+def test_realistic_gan_stage_trains_offline_on_pixels(run, images, tmp_path):
+    out = tmp_path / "real"
+    invoke("superres", "train", "--stage", "gan", "--init", run, "--degradation", "realistic", "--content", "pixel",
+           "--d-width", "8", "--data", images, "--out", out, "--epochs", "1", "--steps", "2", *TINY)
+    history = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert "l1" in history and "d_adv" in history and "content" not in history
+    assert runs.read_run(out, lab.APP).config.degradation == "realistic"
+    evaluated = invoke("superres", "evaluate", out, "--data", images, "--degradation", "realistic", "--seed", "2",
+                       "--beside", run, "--json")
+    summary = json.loads(evaluated.stdout.splitlines()[-1])
+    assert summary["degradation"] == "realistic" and summary["beside"] == str(run / "export" / "superres")
+    assert {"beside_psnr", "beside_ssim", "beside_sharpness", "sharpness"} <= set(summary)
 
 
 def test_gan_stage_trains_from_a_psnr_run_with_a_local_vgg(run, images, tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from ganapps.apps.superres import data as D
+from ganapps.apps.superres import degradations
 from ganapps.apps.superres import models
 from ganapps.apps.superres.recipe import DEFAULTS, SHIPPED, TILE, TILE_OVERLAP, Config
 
@@ -65,7 +66,7 @@ def build(config: Config, options: TrainOptions) -> models.SRGAN:
     generator = models.srresnet(config.scale, config.blocks, config.filters)
     adversarial = config.stage == "gan"
     extractor = models.vgg_features(config.vgg_weights) if adversarial and config.content == "vgg" else None
-    gan = models.SRGAN(generator, models.discriminator(), feature_extractor=extractor,
+    gan = models.SRGAN(generator, models.discriminator(config.d_width), feature_extractor=extractor,
                        ema_decay=options.ema or None, seed=options.seed)
     return compile_gan(gan, options, adversarial_weight=config.adversarial_weight if adversarial else 0.0)
 
@@ -79,7 +80,9 @@ def prepare(config: Config) -> Config:
 
 def dataset(config: Config, options: TrainOptions, start_step: int) -> tf.data.Dataset:
     pairs = D.training_pairs(config.data, config.scale, config.patch)
-    return D.patch_dataset(pairs, config.scale, config.patch, options.batch_size, options.seed, start_step)
+    scale = config.scale
+    degrade = None if config.degradation == "bicubic" else lambda high, key: degradations.realistic(high, scale, key)
+    return D.patch_dataset(pairs, config.scale, config.patch, options.batch_size, options.seed, start_step, degrade)
 
 
 @functools.cache

@@ -8,20 +8,21 @@ import time
 from pathlib import Path
 
 import typer
-from ganapps.apps.superres.recipe import DEFAULTS, SHIPPED, TILE, TILE_OVERLAP, Config
+from ganapps.apps.superres.recipe import DEFAULTS, DEGRADATIONS, MODEL_NAMES, SHIPPED, TILE, TILE_OVERLAP, Config
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ganapps.core.console import console
-from ganapps.options import (JsonOption, add_export_command, config_options, existing_path, lazy_import, model_argument,
-                             train_options)
+from ganapps.options import (JsonOption, add_export_command, choices, config_options, existing_model, existing_path,
+                             lazy_import, model_argument, plain, train_options)
 
 app = typer.Typer(
     help="SRGAN super-resolution (Ledig et al. 2017): train on HR images (offline: T91 + BSD200), upscale any "
          "image with the shipped x4 model, evaluate Y-PSNR/SSIM beside bicubic, export.",
     no_args_is_help=True,
 )
-Model = model_argument("superres", shipped=SHIPPED)
+Model = model_argument("superres", shipped=SHIPPED, names=MODEL_NAMES)
+Degradation = choices("Degradation", DEGRADATIONS)
 ScaleOption = typer.Option(None, "--scale", show_default="the model's", help="Checked against the model's factor.")
 
 _lab = lazy_import("ganapps.apps.superres.lab")
@@ -72,20 +73,33 @@ def evaluate(
     data: Path = typer.Option(None, "--data", "-d", show_default="../shared/data/sr/eval/set5",
                               help="A folder of high-resolution images (Set5, Set14 ...).", callback=existing_path),
     scale: int = ScaleOption,
+    degradation: Degradation = typer.Option("bicubic", "--degradation",
+                                    help="bicubic: clean downscaled inputs (the published tables); realistic: "
+                                    "Real-ESRGAN's blur, resize, noise and JPEG, fixed by --seed."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the realistic degradation (each image gets its own)."),
+    beside: str = typer.Option(None, "--beside", show_default=False,
+                               callback=lambda value: existing_model(value, MODEL_NAMES),
+                               help="A second model scored on the same inputs (psnr, real, a run, an export)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Y-channel PSNR and SSIM (shaving SCALE border pixels, as published tables) beside bicubic."""
-    result = _lab().evaluate(model, data, scale)
+    """Y-channel PSNR, SSIM and sharpness against the original (SCALE border pixels shaved, as published tables)
+    beside bicubic, on clean or realistically degraded inputs."""
+    degradation = plain(degradation)
+    result = _lab().evaluate(model, data, scale, degradation, seed, beside)
     if as_json:
         for row in [*result.images, {"summary": True, **result.summary}]:
             print(json.dumps(row), flush=True)
         return
-    table = Table(title=f"x{result.scale} on {result.summary['data']} (Y channel, {result.scale} px shaved)")
-    for column in ("image", "PSNR dB", "bicubic", "SSIM", "bicubic"):
-        table.add_column(column, justify="right")
+    kinds = {"model": "", "bicubic": "bicubic_", **({"beside": "beside_"} if beside else {})}
+    how = "bicubic inputs" if degradation == "bicubic" else f"realistic inputs, seed {seed}"
+    table = Table(title=f"x{result.scale} on {result.summary['data']}, {how} (Y channel, {result.scale} px shaved)")
+    table.add_column("image")
+    for kind in kinds:
+        for figure in ("PSNR dB", "SSIM", "sharpness"):
+            table.add_column(f"{kind} {figure}", justify="right")
     for row in [*result.images, {"name": "mean", **result.summary}]:
-        table.add_row(row["name"], f"{row['psnr']:.2f}", f"{row['bicubic_psnr']:.2f}", f"{row['ssim']:.4f}",
-                      f"{row['bicubic_ssim']:.4f}")
+        table.add_row(row["name"], *(f"{row[prefix + key]:.{digits}f}" for prefix in kinds.values()
+                                     for key, digits in (("psnr", 2), ("ssim", 4), ("sharpness", 2))))
     typer.echo("")
     console(stderr=False).print(table)
     typer.echo(f"gain over bicubic: {result.summary['psnr_gain']:+.2f} dB PSNR, "

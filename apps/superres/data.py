@@ -9,6 +9,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,13 @@ def _crop(pixels, offset, width, top, left, size):
 
 
 def patch_dataset(pairs: list[Pair], scale: int, patch: int, batch_size: int, seed: int,
-                  start_step: int = 0) -> tf.data.Dataset:
+                  start_step: int = 0, degrade: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
+                  ) -> tf.data.Dataset:
     """Endless `(lr, hr)` batches of aligned random patches with random flips and transposition.
 
-    Images are picked in proportion to their area, so every pixel is equally likely to be seen.
+    Images are picked in proportion to their area, so every pixel is equally likely to be seen. With `degrade`,
+    `(hr_batch, seed) -> lr_batch`, the low-resolution patches are made from the high-resolution ones by it, with a
+    seed of the step's own (`degradations.realistic`), instead of cut from the bicubic images.
     """
     low_pixels, low_offsets, low_widths = _flat([p.low for p in pairs])
     high_pixels, high_offsets, high_widths = _flat([p.high for p in pairs])
@@ -130,6 +134,8 @@ def patch_dataset(pairs: list[Pair], scale: int, patch: int, batch_size: int, se
         low, high = (tf.where(flips[0], tf.reverse(x, [2]), x) for x in (low, high))
         low, high = (tf.where(flips[1], tf.reverse(x, [1]), x) for x in (low, high))
         low, high = (tf.where(flips[2], tf.transpose(x, [0, 2, 1, 3]), x) for x in (low, high))
+        if degrade is not None:
+            low = tf.ensure_shape(degrade(high, keys[3]), [batch_size, patch, patch, 3])
         return low, high
 
     return tf.data.Dataset.counter(start_step, dtype=tf.int64).map(batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -20,15 +20,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from ganapps.apps.superres import data as D
+from ganapps.apps.superres import degradations
 from ganapps.apps.superres.app import APP, Upscaler, build
-from ganapps.apps.superres.recipe import TILE, TILE_OVERLAP, Config, stage_options
+from ganapps.apps.superres.recipe import DEGRADATIONS, MODEL_NAMES, TILE, TILE_OVERLAP, Config, stage_options
 from PIL import Image
 
 from ganapps.core import metrics, runs
-from ganapps.core.config import TrainOptions
-from ganapps.core.errors import GanappsError, ParameterError, check_at_least
-from ganapps.core.images import atomic_write_bytes, list_images, load_image, output_path
+from ganapps.core.config import TrainOptions, shipped_name
+from ganapps.core.errors import GanappsError, ParameterError, check_at_least, check_choice
+from ganapps.core.images import atomic_write_bytes, list_images, load_image, output_path, png_bit_depth, png_bytes
 
 
 @dataclass
@@ -63,7 +65,7 @@ def _started_from(gan, weights: list[np.ndarray]):
 
 
 def _open(model, scale: int | None = None) -> Upscaler:
-    upscaler = runs.open_model(APP, model)
+    upscaler = runs.open_model(APP, shipped_name(model, MODEL_NAMES))  # psnr, real
     if scale is not None and scale != upscaler.scale:
         raise ParameterError("scale", f"{scale}: the model upscales x{upscaler.scale} ({upscaler.source})")
     return upscaler
@@ -76,17 +78,18 @@ _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
 def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Upscale one image file of any kind to `target` (default: `output_path`): RGB, greyscale (kept grey), RGBA
-    and palettes with transparency (alpha resized separately with bicubic), 16-bit (kept 16-bit when grey), JPEG.
-    Written atomically; `progress(done, total)` after each tile."""
-    upscaler = runs.open_model(APP, model)
+    and palettes with transparency (alpha resized separately with bicubic), 16-bit (kept 16-bit, grey or colour),
+    JPEG. Written atomically; `progress(done, total)` after each tile."""
+    upscaler = _open(model)
     source = Path(source)
     target = Path(target) if target else output_path(source, f"x{upscaler.scale}")
     jpeg = target.suffix.lower() in (".jpg", ".jpeg")
     rgb = load_image(source, channels=3)
     with Image.open(source) as image:
         mode, info = image.mode, image.info
-    dtype = np.uint16 if mode in _SIXTEEN_BIT_MODES else np.uint8
-    if jpeg and dtype == np.uint16:
+    sixteen_bit = mode in _SIXTEEN_BIT_MODES or png_bit_depth(source) == 16
+    dtype = np.uint16 if sixteen_bit else np.uint8
+    if jpeg and sixteen_bit:
         raise GanappsError(f"{target}: JPEG cannot hold 16-bit {source.name}; write a .png")
     out = upscaler.upscale(rgb, tile, overlap, dtype=dtype, progress=progress)
     grey = mode in _GREY_MODES
@@ -97,10 +100,12 @@ def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int
         alpha = np.clip(np.asarray(alpha.resize(out.shape[1::-1], Image.BICUBIC)), 0.0, 1.0)
         alpha = np.round(alpha * np.iinfo(dtype).max).astype(dtype)
         out = np.dstack([out] * 3 + [alpha] if grey else [out, alpha])  # Pillow has no array form of LA
-    buffer = io.BytesIO()  # uint16 grey becomes Pillow's I;16
-    Image.fromarray(out).save(buffer, **({"format": "JPEG", "quality": 95} if jpeg else
-                                         {"format": "PNG", "compress_level": 1}))
-    atomic_write_bytes(target, buffer.getvalue())
+    if jpeg:
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, format="JPEG", quality=95)
+        atomic_write_bytes(target, buffer.getvalue())
+    else:
+        atomic_write_bytes(target, png_bytes(out))
     return target
 
 
@@ -123,28 +128,46 @@ def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_
                                 progress and functools.partial(progress, path))) for path in files)
 
 
-_SCORES = {"psnr": metrics.psnr_y, "ssim": metrics.ssim_y}
+_SCORES = {"psnr": metrics.psnr_y, "ssim": metrics.ssim_y, "sharpness": metrics.sharpness_y}
 
 
 @dataclass
 class Evaluation:
     scale: int
-    images: list[dict]  # per image: name, psnr, ssim, bicubic_psnr, bicubic_ssim
-    summary: dict  # means over images and the gain over bicubic
+    images: list[dict]  # per image: name, psnr, ssim, sharpness, each also as bicubic_* (and beside_* with `beside`)
+    summary: dict  # means over images and the gains over bicubic
 
 
-def evaluate(model=None, data=None, scale: int | None = None) -> Evaluation:
-    """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same images
-    (the convention of published super-resolution tables); `data` defaults to Set5, `scale` to the model's."""
+def degraded_input(high: np.ndarray, scale: int, seed: int, index: int) -> np.ndarray:
+    """The realistic low-resolution input of the evaluation image number `index`: fixed by `seed` and `index`, so
+    every model and every call sees the same one."""
+    key = tf.constant([seed, index], tf.int64)
+    return degradations.realistic(tf.constant(high[None], tf.float32), scale, key)[0].numpy()
+
+
+def evaluate(model=None, data=None, scale: int | None = None, degradation: str = "bicubic", seed: int = 0,
+             beside=None) -> Evaluation:
+    """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same inputs
+    (the convention of published super-resolution tables), and the sharpness against the original
+    (`metrics.sharpness_y`: 1 is as sharp, below is blurred, above is noisy). `data` defaults to Set5, `scale` to
+    the model's. `degradation` realistic makes each input by `degraded_input` with `seed` instead of bicubic
+    downscaling; `beside` scores a second model on the same inputs (`beside_*`)."""
+    check_choice("degradation", degradation, DEGRADATIONS)
     upscaler = _open(model, scale)
+    other = None if beside is None else _open(beside, upscaler.scale)
     scale, data = upscaler.scale, data or D.default_eval_folder("set5")
     rows = []
-    for pair in D.load_pairs(data, scale):
-        images = {"": upscaler.upscale(pair.low, tile=0), "bicubic_": D.upscale_bicubic(pair.low, scale)}
+    for index, pair in enumerate(D.load_pairs(data, scale)):
+        low = pair.low if degradation == "bicubic" else degraded_input(pair.high, scale, seed, index)
+        outputs = {"": upscaler.upscale(low, tile=0), "bicubic_": D.upscale_bicubic(low, scale)}
+        if other is not None:
+            outputs["beside_"] = other.upscale(low, tile=0)
         rows.append({"name": pair.name, **{f"{kind}{name}": score(image, pair.high, scale) for kind, image in
-                                           images.items() for name, score in _SCORES.items()}})
-    mean = {key: float(np.mean([r[key] for r in rows])) for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
-    summary = {"data": str(data), "scale": scale, "images": len(rows), "model": upscaler.source, **mean,
+                                           outputs.items() for name, score in _SCORES.items()}})
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "name"}
+    summary = {"data": str(data), "scale": scale, "images": len(rows), "model": upscaler.source,
+               "degradation": degradation, **({"seed": seed} if degradation != "bicubic" else {}),
+               **({"beside": other.source} if other is not None else {}), **mean,
                "psnr_gain": mean["psnr"] - mean["bicubic_psnr"], "ssim_gain": mean["ssim"] - mean["bicubic_ssim"]}
     return Evaluation(scale, rows, summary)
 

@@ -161,8 +161,8 @@ class SRGAN(GAN):
     """The generator maps the low-resolution half of each `(lr, hr)` batch; the discriminator judges HR images.
 
     `adversarial_weight` 0 (compile) is the pixel stage: the generator alone on the L1 loss. Otherwise the
-    generator minimises `content` (MSE of `feature_extractor` maps, or of pixels without one) plus the weighted
-    adversarial term.
+    generator minimises the weighted adversarial term plus `content`, the MSE of `feature_extractor` maps (SRGAN),
+    or without one the L1 pixel loss (Real-ESRGAN's pixel term, offline).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
@@ -184,11 +184,10 @@ class SRGAN(GAN):
     def generator_extra_losses(self, batch: Batch, fake, scores: Judgement | None,
                                training: bool = True) -> dict[str, tf.Tensor]:
         fake = tf.cast(fake, tf.float32)
-        if not self.adversarial:
+        if self.feature_extractor is None or not self.adversarial:  # the psnr stage, or the gan stage on pixels
             return {"l1": tf.reduce_mean(tf.abs(fake - batch.real))}
-        extractor = self.feature_extractor if self.feature_extractor is not None else lambda x, training: x  # pixels
-        features = lambda x: tf.cast(extractor(x, training=False), tf.float32)  # noqa: E731
+        features = lambda x: tf.cast(self.feature_extractor(x, training=False), tf.float32)  # noqa: E731
         return {"content": tf.reduce_mean(tf.square(features(fake) - features(batch.real)))}
 
     def metric_names(self) -> list[str]:
-        return super().metric_names() + (["content"] if self.adversarial else ["l1"])
+        return super().metric_names() + (["content"] if self.adversarial and self.feature_extractor else ["l1"])

@@ -145,6 +145,13 @@ def shipped_model_path(name: str) -> Path:
     return Path(ganapps.saved_models.__file__).parent / name
 
 
+def shipped_name(model, names: dict[str, str]):
+    """A short name in `names` as the shipped model it stands for, unless a file or folder of that name is here."""
+    if isinstance(model, (str, Path)) and str(model) in names and not Path(model).exists():
+        return names[str(model)]
+    return model
+
+
 def model_path(model: str | Path) -> Path:
     """The folder a model argument names: the path as given, else the shipped model of that name. A one-line error
     when neither exists, checked before TensorFlow loads."""

@@ -113,12 +113,59 @@ def load_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     if path.is_dir():
         raise GanappsError(f"{path}: is a folder, expected an image file")
     try:
+        if png_bit_depth(path) == 16 and _png_colour_type(path) in (2, 6):  # Pillow would drop the low byte
+            return _decode_png16(path, channels)
         with Image.open(path) as image:
             image.load()
             array = _to_float(image, channels)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanappsError(f"{path}: not a readable image ({error.__class__.__name__}: {error})") from error
     return array
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_header(path: str | os.PathLike) -> bytes:
+    """The first 26 bytes when they are a PNG signature and its IHDR chunk, else b""."""
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    return head if len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" else b""
+
+
+def png_bit_depth(path: str | os.PathLike) -> int:
+    """Bits per sample a PNG declares (0 for any other file): Pillow reads 16-bit colour PNGs as 8-bit, so
+    readers and writers that keep 16 bits ask the header."""
+    head = _png_header(path)
+    return head[24] if head else 0
+
+
+def _png_colour_type(path) -> int:
+    head = _png_header(path)
+    return head[25] if head else -1
+
+
+def _decode_png16(path, channels: int) -> np.ndarray:
+    """A 16-bit colour PNG at full precision, through TensorFlow's decoder (Pillow has no 48-bit mode)."""
+    import tensorflow as tf
+
+    try:
+        array = tf.io.decode_png(Path(path).read_bytes(), channels=channels, dtype=tf.uint16).numpy()
+    except tf.errors.OpError as error:
+        raise ValueError(error.message) from None
+    return array.astype(np.float32) / 65535.0
+
+
+def png_bytes(array: np.ndarray, compress_level: int = 1) -> bytes:
+    """PNG bytes of a uint8 or uint16 HW or HWC array; 16-bit colour through TensorFlow's encoder (Pillow writes no
+    48- or 64-bit PNG), everything else through Pillow (uint16 grey becomes its I;16)."""
+    if array.dtype == np.uint16 and array.ndim == 3:
+        import tensorflow as tf
+
+        return tf.io.encode_png(array, compression=compress_level).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
 
 
 def _to_float(image: Image.Image, channels: int) -> np.ndarray:

@@ -155,6 +155,21 @@ def ssim_y(
     return ssim(_shaved_luma(sr, scale, value_range), _shaved_luma(hr, scale, value_range), 1.0, per_image)
 
 
+
+def sharpness_y(
+    sr: Images, hr: Images, scale: int, value_range: tuple[float, float] = (0.0, 1.0), per_image: bool = False
+) -> float | np.ndarray:
+    """Gradient energy of `sr` as a share of the truth's: the mean Sobel gradient magnitude of the shaved Y channel
+    over the same for `hr`. 1 is as sharp as the original; blur falls below it, noise and ringing rise above it,
+    which PSNR alone does not tell apart."""
+
+    def energy(images):
+        luma = _shaved_luma(images, scale, value_range)
+        gradients = tf.image.sobel_edges(tf.constant(luma[None] if luma.ndim == 3 else luma, tf.float32))
+        return tf.reduce_mean(tf.norm(gradients, axis=-1), axis=(1, 2, 3)).numpy()
+
+    return _batch_result(energy(sr) / energy(hr), per_image)
+
 # --------------------------------------------------------------------------------------------------------------
 # Distribution metrics on feature matrices
 
