@@ -321,8 +321,9 @@ def test_realistic_gan_stage_trains_offline_on_pixels(run, images, tmp_path):
     assert "l1" in history and "d_adv" in history and "content" not in history
     assert runs.read_run(out, lab.APP).config.degradation == "realistic"
     evaluated = invoke("superres", "evaluate", out, "--data", images, "--degradation", "realistic", "--seed", "2",
-                       "--beside", run, "--json")
+                       "--beside", run, "--picture", tmp_path / "crops.png", "--json")
     summary = json.loads(evaluated.stdout.splitlines()[-1])
+    assert Image.open(tmp_path / "crops.png").size == (4 * 162 + 2, 3 * 162 + 2)  # 3 images x bicubic|beside|model|hr
     assert summary["degradation"] == "realistic" and summary["beside"] == str(run / "export" / "superres")
     assert {"beside_psnr", "beside_ssim", "beside_sharpness", "sharpness"} <= set(summary)
 

@@ -80,17 +80,19 @@ def evaluate(
     beside: str = typer.Option(None, "--beside", show_default=False,
                                callback=lambda value: existing_model(value, MODEL_NAMES),
                                help="A second model scored on the same inputs (psnr, real, a run, an export)."),
+    picture: Path = typer.Option(None, "--picture", show_default=False,
+                                 help="Write a PNG: each image's central crop as bicubic | beside | model | original."),
     as_json: bool = JsonOption,
 ) -> None:
     """Y-channel PSNR, SSIM and sharpness against the original (SCALE border pixels shaved, as published tables)
     beside bicubic, on clean or realistically degraded inputs."""
     degradation = plain(degradation)
-    result = _lab().evaluate(model, data, scale, degradation, seed, beside)
+    result = _lab().evaluate(model, data, scale, degradation, seed, beside, picture)
     if as_json:
         for row in [*result.images, {"summary": True, **result.summary}]:
             print(json.dumps(row), flush=True)
         return
-    kinds = {"model": "", "bicubic": "bicubic_", **({"beside": "beside_"} if beside else {})}
+    kinds = {"bicubic": "bicubic_", **({"beside": "beside_"} if beside else {}), "model": ""}
     how = "bicubic inputs" if degradation == "bicubic" else f"realistic inputs, seed {seed}"
     table = Table(title=f"x{result.scale} on {result.summary['data']}, {how} (Y channel, {result.scale} px shaved)")
     table.add_column("image")
@@ -104,6 +106,8 @@ def evaluate(
     console(stderr=False).print(table)
     typer.echo(f"gain over bicubic: {result.summary['psnr_gain']:+.2f} dB PSNR, "
                f"{result.summary['ssim_gain']:+.4f} SSIM")
+    if picture is not None:
+        typer.echo(f"picture: {picture}")
 
 
 add_export_command(

@@ -30,7 +30,8 @@ from PIL import Image
 from ganapps.core import metrics, runs
 from ganapps.core.config import TrainOptions, shipped_name
 from ganapps.core.errors import GanappsError, ParameterError, check_at_least, check_choice
-from ganapps.core.images import atomic_write_bytes, list_images, load_image, output_path, png_bit_depth, png_bytes
+from ganapps.core.images import (atomic_write_bytes, list_images, load_image, output_path, png_bit_depth, png_bytes,
+                                 save_image_grid)
 
 
 @dataclass
@@ -138,6 +139,16 @@ class Evaluation:
     summary: dict  # means over images and the gains over bicubic
 
 
+def _centre(image: np.ndarray, side: int) -> np.ndarray:
+    """The central `side`-pixel square (padded with white where the image is smaller)."""
+    height, width = image.shape[:2]
+    top, left = max((height - side) // 2, 0), max((width - side) // 2, 0)
+    out = np.ones((side, side, 3), np.float32)
+    window = image[top : top + side, left : left + side]
+    out[: window.shape[0], : window.shape[1]] = window
+    return out
+
+
 def degraded_input(high: np.ndarray, scale: int, seed: int, index: int) -> np.ndarray:
     """The realistic low-resolution input of the evaluation image number `index`: fixed by `seed` and `index`, so
     every model and every call sees the same one."""
@@ -146,28 +157,35 @@ def degraded_input(high: np.ndarray, scale: int, seed: int, index: int) -> np.nd
 
 
 def evaluate(model=None, data=None, scale: int | None = None, degradation: str = "bicubic", seed: int = 0,
-             beside=None) -> Evaluation:
+             beside=None, picture=None, crop: int = 160) -> Evaluation:
     """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same inputs
     (the convention of published super-resolution tables), and the sharpness against the original
     (`metrics.sharpness_y`: 1 is as sharp, below is blurred, above is noisy). `data` defaults to Set5, `scale` to
     the model's. `degradation` realistic makes each input by `degraded_input` with `seed` instead of bicubic
-    downscaling; `beside` scores a second model on the same inputs (`beside_*`)."""
+    downscaling; `beside` scores a second model on the same inputs (`beside_*`). `picture`: a PNG with one row per
+    image of its central `crop`-pixel square as bicubic | beside | model | original."""
     check_choice("degradation", degradation, DEGRADATIONS)
+    check_at_least("crop", crop, 1)
     upscaler = _open(model, scale)
     other = None if beside is None else _open(beside, upscaler.scale)
     scale, data = upscaler.scale, data or D.default_eval_folder("set5")
-    rows = []
+    rows, crops = [], []
     for index, pair in enumerate(D.load_pairs(data, scale)):
         low = pair.low if degradation == "bicubic" else degraded_input(pair.high, scale, seed, index)
-        outputs = {"": upscaler.upscale(low, tile=0), "bicubic_": D.upscale_bicubic(low, scale)}
+        outputs = {"bicubic_": D.upscale_bicubic(low, scale)}
         if other is not None:
             outputs["beside_"] = other.upscale(low, tile=0)
+        outputs[""] = upscaler.upscale(low, tile=0)
         rows.append({"name": pair.name, **{f"{kind}{name}": score(image, pair.high, scale) for kind, image in
                                            outputs.items() for name, score in _SCORES.items()}})
+        crops += [_centre(image, crop) for image in [*outputs.values(), pair.high]]
+    if picture is not None:
+        save_image_grid(np.stack(crops), picture, columns=len(outputs) + 1, value_range=(0.0, 1.0))
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "name"}
     summary = {"data": str(data), "scale": scale, "images": len(rows), "model": upscaler.source,
                "degradation": degradation, **({"seed": seed} if degradation != "bicubic" else {}),
-               **({"beside": other.source} if other is not None else {}), **mean,
+               **({"beside": other.source} if other is not None else {}),
+               **({"picture": str(picture)} if picture is not None else {}), **mean,
                "psnr_gain": mean["psnr"] - mean["bicubic_psnr"], "ssim_gain": mean["ssim"] - mean["bicubic_ssim"]}
     return Evaluation(scale, rows, summary)
 
