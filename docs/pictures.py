@@ -2,7 +2,8 @@
 `python3 docs/pictures.py` (about a minute on a 2-core CPU; toy trains its default recipe first, another minute).
 
 Nothing here is a test image: superres upscales scikit-image's public-domain astronaut photograph, which the shipped
-model never saw and no benchmark uses; the others draw from their apps' own offline data.
+models never saw and no benchmark uses, downscaled cleanly and degraded as a camera would; the others draw from
+their apps' own offline data.
 """
 
 from pathlib import Path
@@ -53,10 +54,11 @@ def main() -> None:
     from skimage import data as photos
 
     high = photos.astronaut()[30:222, 150:342].astype(np.float32) / 255.0  # 192 x 192: the face and the flag
-    low = sr_data.downscale(high, 4)
-    upscaled = superres._open(None).upscale(low)
-    bicubic = np.clip(sr_data.upscale_bicubic(low, 4), 0, 1)
-    save(np.stack([bicubic, upscaled, high]), "superres.png", 3, (0.0, 1.0))
+    for name, low in (("superres.png", sr_data.downscale(high, 4)),  # clean bicubic input, then a camera-like one
+                      ("superres_real.png", superres.degraded_input(high, 4, seed=0, index=0))):
+        upscaled = [superres._open(model).upscale(low) for model in ("psnr", "real")]
+        bicubic = np.clip(sr_data.upscale_bicubic(low, 4), 0, 1)
+        save(np.stack([bicubic, *upscaled, high]), name, 4, (0.0, 1.0))
 
     run = toy.train(toy.Config(), toy.APP.options(out=Path("runs") / "toy-pictures"))
     Image.open(run.plot).save(OUT / "toy.png", optimize=True)

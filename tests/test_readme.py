@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 NEEDS_THE_NETWORK_OR_A_CLUSTER = {
     "photos2monet": "downloads the tfds cycle_gan set",
-    "--stage gan": "downloads the VGG19 ImageNet weights (offline: --vgg-weights or --content pixel, tested apart)",
+    "--content vgg": "downloads the VGG19 ImageNet weights (offline: --vgg-weights or --content pixel, tested apart)",
     "multi-worker": "needs a TF_CONFIG cluster (tests/test_multiworker.py runs one on 127.0.0.1)",
 }
 TRAINING = ("train", "benchmark", "semisup")

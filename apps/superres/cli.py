@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import typer
-from ganapps.apps.superres.recipe import DEFAULTS, DEGRADATIONS, MODEL_NAMES, SHIPPED, TILE, TILE_OVERLAP, Config
+from ganapps.apps.superres.recipe import (DEFAULTS, DEGRADATIONS, MODEL_NAMES, SHIPPED, TILE, TILE_OVERLAP, UPSCALE_MODEL,
+                                          Config)
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 Model = model_argument("superres", shipped=SHIPPED, names=MODEL_NAMES)
+UpscaleModel = model_argument("superres", shipped=UPSCALE_MODEL, names=MODEL_NAMES)
 Degradation = choices("Degradation", DEGRADATIONS)
 ScaleOption = typer.Option(None, "--scale", show_default="the model's", help="Checked against the model's factor.")
 
@@ -44,7 +46,7 @@ def train(ctx: typer.Context, config=None, options=None) -> None:
 def upscale(
     source: Path = typer.Argument(..., help="An image file or a folder of images.", show_default=False,
                                   callback=existing_path),
-    model: str = Model,
+    model: str = UpscaleModel,
     out: Path = typer.Option(None, "--out", "-o", show_default="NAME_x4.png beside each image",
                              help="Output file (one image) or folder."),
     scale: int = ScaleOption,
@@ -92,16 +94,16 @@ def evaluate(
         for row in [*result.images, {"summary": True, **result.summary}]:
             print(json.dumps(row), flush=True)
         return
-    kinds = {"bicubic": "bicubic_", **({"beside": "beside_"} if beside else {}), "model": ""}
+    kinds = {"bicubic": "bicubic_", **({str(beside): "beside_"} if beside else {}), str(model or SHIPPED): ""}
     how = "bicubic inputs" if degradation == "bicubic" else f"realistic inputs, seed {seed}"
     table = Table(title=f"x{result.scale} on {result.summary['data']}, {how} (Y channel, {result.scale} px shaved)")
-    table.add_column("image")
-    for kind in kinds:
-        for figure in ("PSNR dB", "SSIM", "sharpness"):
-            table.add_column(f"{kind} {figure}", justify="right")
+    for column in ("image", "upscaled by", "PSNR dB", "SSIM", "sharpness"):
+        table.add_column(column, justify="left" if column in ("image", "upscaled by") else "right")
     for row in [*result.images, {"name": "mean", **result.summary}]:
-        table.add_row(row["name"], *(f"{row[prefix + key]:.{digits}f}" for prefix in kinds.values()
-                                     for key, digits in (("psnr", 2), ("ssim", 4), ("sharpness", 2))))
+        for k, (kind, prefix) in enumerate(kinds.items()):
+            table.add_row(row["name"] if k == 0 else "", kind, f"{row[prefix + 'psnr']:.2f}",
+                          f"{row[prefix + 'ssim']:.4f}", f"{row[prefix + 'sharpness']:.2f}",
+                          end_section=k == len(kinds) - 1)
     typer.echo("")
     console(stderr=False).print(table)
     typer.echo(f"gain over bicubic: {result.summary['psnr_gain']:+.2f} dB PSNR, "

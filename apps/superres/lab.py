@@ -24,7 +24,8 @@ import tensorflow as tf
 from ganapps.apps.superres import data as D
 from ganapps.apps.superres import degradations
 from ganapps.apps.superres.app import APP, Upscaler, build
-from ganapps.apps.superres.recipe import DEGRADATIONS, MODEL_NAMES, TILE, TILE_OVERLAP, Config, stage_options
+from ganapps.apps.superres.recipe import (DEGRADATIONS, MODEL_NAMES, TILE, TILE_OVERLAP, UPSCALE_MODEL, Config,
+                                          stage_options)
 from PIL import Image
 
 from ganapps.core import metrics, runs
@@ -65,8 +66,10 @@ def _started_from(gan, weights: list[np.ndarray]):
     return gan
 
 
-def _open(model, scale: int | None = None) -> Upscaler:
-    upscaler = runs.open_model(APP, shipped_name(model, MODEL_NAMES))  # psnr, real
+def _open(model, scale: int | None = None, default: str | None = None) -> Upscaler:
+    """The model's handle (`psnr` and `real` name the shipped ones; None: `default`, else `APP.shipped`), its
+    factor checked against `scale`."""
+    upscaler = runs.open_model(APP, shipped_name(default if model is None else model, MODEL_NAMES))
     if scale is not None and scale != upscaler.scale:
         raise ParameterError("scale", f"{scale}: the model upscales x{upscaler.scale} ({upscaler.source})")
     return upscaler
@@ -81,7 +84,7 @@ def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int
     """Upscale one image file of any kind to `target` (default: `output_path`): RGB, greyscale (kept grey), RGBA
     and palettes with transparency (alpha resized separately with bicubic), 16-bit (kept 16-bit, grey or colour),
     JPEG. Written atomically; `progress(done, total)` after each tile."""
-    upscaler = _open(model)
+    upscaler = _open(model, default=UPSCALE_MODEL)
     source = Path(source)
     target = Path(target) if target else output_path(source, f"x{upscaler.scale}")
     jpeg = target.suffix.lower() in (".jpg", ".jpeg")
@@ -122,7 +125,7 @@ def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_
     source, out = Path(source), (None if out is None else Path(out))
     if not source.exists():
         raise GanappsError(f"{source}: no such file or folder")
-    upscaler = _open(model, scale)
+    upscaler = _open(model, scale, UPSCALE_MODEL)
     root = source if source.is_dir() else None
     files = list_images(source) if root else [source]
     return ((path, upscale_file(path, upscaler, output_path(path, f"x{upscaler.scale}", out, root), tile, overlap,

@@ -13,8 +13,11 @@ STAGES = ("psnr", "gan")
 CONTENT_LOSSES = ("vgg", "pixel")
 DEGRADATIONS = ("bicubic", "realistic")
 SHIPPED = "superres_x4"  # saved_models/<name>/1, what `evaluate` uses when no model is named
-SHIPPED_REAL = "superres_x4_real"  # the GAN trained on realistic degradations, what `upscale` uses by default
+SHIPPED_REAL = "superres_x4_real"  # the GAN trained on realistic degradations
 MODEL_NAMES = {"psnr": SHIPPED, "real": SHIPPED_REAL}  # short names of the shipped models
+# What `upscale` uses when no model is named: photos carry blur, noise and JPEG that the psnr model, trained on
+# clean bicubic inputs only, sharpens along with the detail (README, "Real photos").
+UPSCALE_MODEL = SHIPPED_REAL
 
 # The shipped generators are a slim SRResNet (the paper's: 16 blocks of 64 filters), all at the low resolution
 # with one sub-pixel output layer and a bicubic base (models.py): 14 blocks of 32 filters, 290k parameters (under
