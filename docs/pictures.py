@@ -18,6 +18,7 @@ from ganapps.apps.dcgan import lab as dcgan
 from ganapps.apps.nextframe import data as clips
 from ganapps.apps.nextframe import lab as nextframe
 from ganapps.apps.superres import data as sr_data
+from ganapps.apps.superres import degradations as sr_degradations
 from ganapps.apps.superres import lab as superres
 from ganapps.apps.toy import lab as toy
 from ganapps.core.data import to_float
@@ -55,7 +56,7 @@ def main() -> None:
 
     high = photos.astronaut()[30:222, 150:342].astype(np.float32) / 255.0  # 192 x 192: the face and the flag
     for name, low in (("superres.png", sr_data.downscale(high, 4)),  # clean bicubic input, then a camera-like one
-                      ("superres_real.png", superres.degraded_input(high, 4, seed=0, index=0))):
+                      ("superres_real.png", sr_degradations.degraded_image(high, 4, seed=0))):
         upscaled = [superres._open(model).upscale(low) for model in ("psnr", "real")]
         bicubic = np.clip(sr_data.upscale_bicubic(low, 4), 0, 1)
         save(np.stack([bicubic, *upscaled, high]), name, 4, (0.0, 1.0))

@@ -251,7 +251,7 @@ def test_realistic_evaluation_is_fixed_by_its_seed_and_scores_a_second_model(ima
     assert result.summary["degradation"] == "realistic" and result.summary["seed"] == 3
     for index, (row, path) in enumerate(zip(result.images, sorted(images.glob("*.png")))):
         high = D.crop_to_scale(np.asarray(Image.open(path), np.float32) / 255, 4)
-        low = lab.degraded_input(high, 4, 3, index)
+        low = degradations.degraded_image(high, 4, 3, index)
         assert low.shape == (high.shape[0] // 4, high.shape[1] // 4, 3)
         assert np.abs(low - D.downscale(high, 4)).mean() > 1 / 255  # not the clean input
         assert row["psnr"] == pytest.approx(psnr_y(nearest(low), high, 4), abs=1e-3)

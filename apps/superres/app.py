@@ -86,8 +86,9 @@ def dataset(config: Config, options: TrainOptions, start_step: int) -> tf.data.D
 
 
 @functools.cache
-def sample_pair(scale: int, size: int = 48) -> D.Pair:
-    """A held-out crop for the sample strips: the centre of Set5's first image, else a synthetic pattern."""
+def sample_pair(scale: int, degradation: str = "bicubic", size: int = 48) -> D.Pair:
+    """A held-out crop for the sample strips: the centre of Set5's first image, else a synthetic pattern, its low
+    resolution made as training makes it."""
     folder = D.default_eval_folder("set5")
     if folder.is_dir():
         high = D.load_pairs(folder, scale)[0].high
@@ -96,12 +97,13 @@ def sample_pair(scale: int, size: int = 48) -> D.Pair:
         high = np.stack([0.5 + 0.5 * np.sin(40 * x * y), x, y], -1).astype(np.float32)
     top, left = [(s // 2 - size * scale // 2) // scale * scale for s in high.shape[:2]]
     high = high[top : top + size * scale, left : left + size * scale]
-    return D.Pair("sample", D.downscale(high, scale), high)
+    low = D.downscale(high, scale) if degradation == "bicubic" else degradations.degraded_image(high, scale, 0)
+    return D.Pair("sample", low, high)
 
 
 def samples(gan: models.SRGAN, config: Config, options: TrainOptions, path: Path) -> None:
     """bicubic | model | original for the held-out crop."""
-    shown = sample_pair(config.scale)
+    shown = sample_pair(config.scale, config.degradation)
     model = Upscaler.from_gan(gan, config, "training").upscale(shown.low)
     save_image_grid(np.stack([D.upscale_bicubic(shown.low, config.scale), model, shown.high]), path, columns=3,
                     value_range=(0.0, 1.0))

@@ -468,3 +468,10 @@ def realistic(high: tf.Tensor, scale: int, seed: tf.Tensor) -> tf.Tensor:
     static = high.shape
     return tf.ensure_shape(out, [static[0], None if static[1] is None else static[1] // scale,
                                  None if static[2] is None else static[2] // scale, 3])
+
+
+def degraded_image(high: np.ndarray, scale: int, seed: int, index: int = 0) -> np.ndarray:
+    """The realistic low-resolution version of one HWC image, fixed by `seed` and `index` (its place in an
+    evaluation set), so that every model and every call sees the same input."""
+    key = tf.constant([seed, index], tf.int64)
+    return realistic(tf.constant(high[None], tf.float32), scale, key)[0].numpy()

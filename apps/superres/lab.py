@@ -152,19 +152,12 @@ def _centre(image: np.ndarray, side: int) -> np.ndarray:
     return out
 
 
-def degraded_input(high: np.ndarray, scale: int, seed: int, index: int) -> np.ndarray:
-    """The realistic low-resolution input of the evaluation image number `index`: fixed by `seed` and `index`, so
-    every model and every call sees the same one."""
-    key = tf.constant([seed, index], tf.int64)
-    return degradations.realistic(tf.constant(high[None], tf.float32), scale, key)[0].numpy()
-
-
 def evaluate(model=None, data=None, scale: int | None = None, degradation: str = "bicubic", seed: int = 0,
              beside=None, picture=None, crop: int = 160) -> Evaluation:
     """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same inputs
     (the convention of published super-resolution tables), and the sharpness against the original
     (`metrics.sharpness_y`: 1 is as sharp, below is blurred, above is noisy). `data` defaults to Set5, `scale` to
-    the model's. `degradation` realistic makes each input by `degraded_input` with `seed` instead of bicubic
+    the model's. `degradation` realistic makes each input by `degradations.degraded_image` with `seed` instead of bicubic
     downscaling; `beside` scores a second model on the same inputs (`beside_*`). `picture`: a PNG with one row per
     image of its central `crop`-pixel square as bicubic | beside | model | original."""
     check_choice("degradation", degradation, DEGRADATIONS)
@@ -174,7 +167,7 @@ def evaluate(model=None, data=None, scale: int | None = None, degradation: str =
     scale, data = upscaler.scale, data or D.default_eval_folder("set5")
     rows, crops = [], []
     for index, pair in enumerate(D.load_pairs(data, scale)):
-        low = pair.low if degradation == "bicubic" else degraded_input(pair.high, scale, seed, index)
+        low = pair.low if degradation == "bicubic" else degradations.degraded_image(pair.high, scale, seed, index)
         outputs = {"bicubic_": D.upscale_bicubic(low, scale)}
         if other is not None:
             outputs["beside_"] = other.upscale(low, tile=0)
