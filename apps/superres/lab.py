@@ -2,13 +2,14 @@
 
     from ganapps.apps.superres import lab
     run = lab.train(lab.Config(), lab.APP.options(out="runs/superres"))        # pixel (PSNR) stage
-    for source, target in lab.upscale("photos/"):                               # the shipped x4 model, tiled
+    for source, target in lab.upscale("photos/"):                               # the shipped real model, tiled
         print(source, "->", target)                                             # photos/a.jpg -> photos/a_x4.jpg
-    print(lab.evaluate(data="../shared/data/sr/eval/set5").summary["psnr"])     # Y-PSNR beside bicubic: 31.06
+    print(lab.evaluate(data="../shared/data/sr/eval/set5").summary["psnr"])     # the psnr model: 31.43 dB
     big = lab.runs.open_model(lab.APP, "runs/superres").upscale(image)          # an HWC array in [0, 1], x4
 
 A model is a handle, a run directory (its export, else its checkpoint), an exported SavedModel folder, the name
-of a shipped model, or None: the shipped `saved_models/superres_x4`.
+of a shipped model (`psnr`: superres_x4, `real`: superres_x4_real), or None: the real model for `upscale`, the
+psnr model for `evaluate`.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ STAGES = ("psnr", "gan")
 CONTENT_LOSSES = ("vgg", "pixel")
 DEGRADATIONS = ("bicubic", "realistic")
 SHIPPED = "superres_x4"  # saved_models/<name>/1, what `evaluate` uses when no model is named
-SHIPPED_REAL = "superres_x4_real"  # the GAN trained on realistic degradations
+SHIPPED_REAL = "superres_x4_real"  # the same generator trained on L1 on realistic degradations
 MODEL_NAMES = {"psnr": SHIPPED, "real": SHIPPED_REAL}  # short names of the shipped models
 # What `upscale` uses when no model is named: photos carry blur, noise and JPEG that the psnr model, trained on
-# clean bicubic inputs only, sharpens along with the detail (README, "Real photos").
+# clean bicubic inputs only, sharpens along with the detail (README, "The real-world model").
 UPSCALE_MODEL = SHIPPED_REAL
 
 # The shipped generators are a slim SRResNet (the paper's: 16 blocks of 64 filters), all at the low resolution
