@@ -135,19 +135,23 @@ def model_argument(app: str, shipped: str | None = None, names: dict[str, str] |
     what = f"A run directory (written by `{app} train`), an exported SavedModel folder or a shipped model's name"
     if names:
         what += " (" + ", ".join(f"{short}: {name}" for short, name in names.items()) + ")"
-
-    def callback(value: str | None) -> str | None:  # Typer passes the value to a callback's only parameter
-        return existing_model(value, names)
-
+    callback = named_model(names) if names else existing_model
     if shipped:
         return typer.Argument(None, help=f"{what}.", show_default=shipped, callback=callback)
     return typer.Argument(..., help=f"{what}.", show_default=False, callback=callback)
 
 
-def existing_model(value: str | None, names: dict[str, str] | None = None) -> str | None:
-    """A model that names nothing is refused as the command line is read, before TensorFlow loads; a short name
-    in `names` is passed on as the shipped model it stands for."""
-    value = shipped_name(value, names or {})
+def named_model(names: dict[str, str]) -> Callable[[str | None], str | None]:
+    """`existing_model` that first turns a short name in `names` into the shipped model it stands for."""
+
+    def check(value: str | None) -> str | None:  # Typer passes the value to a callback's only parameter
+        return existing_model(shipped_name(value, names))
+
+    return check
+
+
+def existing_model(value: str | None) -> str | None:
+    """A model that names nothing is refused as the command line is read, before TensorFlow loads."""
     if value is not None:
         try:
             model_path(value)

@@ -82,6 +82,6 @@ def test_superres_shipped_models_load_in_a_fresh_process_and_the_real_one_restor
     done = run_cli("superres", "evaluate", "real", "--degradation", "realistic", "--beside", "psnr", "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
-    assert summary["model"].endswith("superres_x4_real/1") and summary["beside"].endswith("superres_x4/1")
+    assert summary["model"].endswith("superres_x4_real") and summary["beside"].endswith("superres_x4")
     assert summary["psnr"] > summary["bicubic_psnr"] + 0.3 and summary["psnr"] > summary["beside_psnr"] + 0.3
     assert summary["ssim"] > summary["bicubic_ssim"] and summary["ssim"] > summary["beside_ssim"]

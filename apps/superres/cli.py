@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ganapps.core.console import console
-from ganapps.options import (JsonOption, add_export_command, choices, config_options, existing_model, existing_path,
-                             lazy_import, model_argument, plain, train_options)
+from ganapps.options import (JsonOption, add_export_command, choices, config_options, existing_path,
+                             lazy_import, model_argument, named_model, plain, train_options)
 
 app = typer.Typer(
     help="SRGAN super-resolution (Ledig et al. 2017): train on HR images (offline: T91 + BSD200), upscale any "
@@ -80,7 +80,7 @@ def evaluate(
                                     "Real-ESRGAN's blur, resize, noise and JPEG, fixed by --seed."),
     seed: int = typer.Option(0, "--seed", help="Seed of the realistic degradation (each image gets its own)."),
     beside: str = typer.Option(None, "--beside", show_default=False,
-                               callback=lambda value: existing_model(value, MODEL_NAMES),
+                               callback=named_model(MODEL_NAMES),
                                help="A second model scored on the same inputs (psnr, real, a run, an export)."),
     picture: Path = typer.Option(None, "--picture", show_default=False,
                                  help="Write a PNG: each image's central crop as bicubic | beside | model | original."),
