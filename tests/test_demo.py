@@ -226,7 +226,7 @@ def test_page_upscale_and_label_round_trips(page, server, tmp_path):
     assert [(w, h) for w, h, _ in images] == [(128, 128)] * 2
     from ganapps.apps.superres import lab
 
-    written = np.asarray(Image.open(lab.upscale_file(tmp_path / "small.png", None, tmp_path / "cli.png")))
+    written = np.asarray(Image.open(lab.upscale_file(tmp_path / "small.png", "psnr", tmp_path / "cli.png")))  # the demo's model
     assert any(np.array_equal(fetch(src), written) for _, _, src in images)
     screenshot(page, "1_upscale")
 
