@@ -128,14 +128,14 @@ def patch_dataset(pairs: list[Pair], scale: int, patch: int, batch_size: int, se
         u = tf.random.stateless_uniform([2, batch_size], keys[1])
         top = tf.cast(u[0] * tf.cast(row[:, 2] - patch + 1, tf.float32), tf.int64)
         left = tf.cast(u[1] * tf.cast(row[:, 1] - patch + 1, tf.float32), tf.int64)
-        low = _crop(low_pixels, row[:, 0], row[:, 1], top, left, patch)
         high = _crop(high_pixels, row[:, 3], row[:, 4], top * scale, left * scale, patch * scale)
+        patches = [high] if degrade else [high, _crop(low_pixels, row[:, 0], row[:, 1], top, left, patch)]
         flips = tf.random.stateless_uniform([3, batch_size, 1, 1, 1], keys[2]) < 0.5
-        low, high = (tf.where(flips[0], tf.reverse(x, [2]), x) for x in (low, high))
-        low, high = (tf.where(flips[1], tf.reverse(x, [1]), x) for x in (low, high))
-        low, high = (tf.where(flips[2], tf.transpose(x, [0, 2, 1, 3]), x) for x in (low, high))
-        if degrade is not None:
-            low = tf.ensure_shape(degrade(high, keys[3]), [batch_size, patch, patch, 3])
-        return low, high
+        patches = [tf.where(flips[0], tf.reverse(x, [2]), x) for x in patches]
+        patches = [tf.where(flips[1], tf.reverse(x, [1]), x) for x in patches]
+        high, *low = [tf.where(flips[2], tf.transpose(x, [0, 2, 1, 3]), x) for x in patches]
+        if degrade:  # made from the flipped high patch, with the step's own key
+            return tf.ensure_shape(degrade(high, keys[3]), [batch_size, patch, patch, 3]), high
+        return low[0], high
 
     return tf.data.Dataset.counter(start_step, dtype=tf.int64).map(batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

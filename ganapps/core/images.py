@@ -113,7 +113,7 @@ def load_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     if path.is_dir():
         raise GanappsError(f"{path}: is a folder, expected an image file")
     try:
-        if png_bit_depth(path) == 16 and _png_colour_type(path) in (2, 6):  # Pillow would drop the low byte
+        if _png_header(path)[24:26] in (b"\x10\x02", b"\x10\x06"):  # 16-bit RGB(A): Pillow would drop the low byte
             return _decode_png16(path, channels)
         with Image.open(path) as image:
             image.load()
@@ -140,19 +140,14 @@ def png_bit_depth(path: str | os.PathLike) -> int:
     return head[24] if head else 0
 
 
-def _png_colour_type(path) -> int:
-    head = _png_header(path)
-    return head[25] if head else -1
-
-
 def _decode_png16(path, channels: int) -> np.ndarray:
     """A 16-bit colour PNG at full precision, through TensorFlow's decoder (Pillow has no 48-bit mode)."""
     import tensorflow as tf
 
     try:
         array = tf.io.decode_png(Path(path).read_bytes(), channels=channels, dtype=tf.uint16).numpy()
-    except tf.errors.OpError as error:
-        raise ValueError(error.message) from None
+    except tf.errors.OpError:
+        raise ValueError("corrupt 16-bit PNG data") from None
     return array.astype(np.float32) / 65535.0
 
 
