@@ -1,6 +1,7 @@
 """Does `cgan augment --balance` help a classifier on an imbalanced set? Per-class accuracy on held-out digits.
 
-    nice python benchmarks/cgan_augment.py [--cut 3=0.05,5=0.05,8=0.05] [--out runs/bench-augment] [--run RUN]
+    nice python benchmarks/cgan_augment.py [--cut 3=0.05,5=0.05,8=0.05] [--augment translation,cutout]
+                                           [--balance-classes] [--out runs/bench-augment] [--run RUN]
 
 On the MNIST 5k file: a label cgan trains (the default recipe) on the training split with the `--cut` classes kept at
 5% of their images (`--class-fraction`), then `augment --balance` tops every class up to the largest with generated
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="cgan epochs (default: the recipe's)")
     parser.add_argument("--steps", type=int, default=None, help="cgan steps per epoch (default: the recipe's)")
     parser.add_argument("--seeds", type=int, default=3, help="classifier seeds to average over")
+    parser.add_argument("--augment", default="", help="the cgan's --augment: DiffAugment of what its discriminator "
+                        "judges (e.g. translation,cutout)")
     parser.add_argument("--balance-classes", action="store_true", help="train the cgan with every class drawn "
                         "equally often (its --balance-classes)")
     args = parser.parse_args()
@@ -59,7 +62,7 @@ def main() -> None:
     if run is None:
         run = args.out / "cgan"
         overrides = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps)) if v is not None}
-        options = lab.APP.options(out=run, verbose=0, **overrides)
+        options = lab.APP.options(out=run, verbose=0, augment=args.augment, **overrides)
         config = lab.Config(data=args.data, class_fraction=tuple(args.cut.split(",")),
                             balance_classes=args.balance_classes)
         log(f"training the cgan on {args.data} cut to {args.cut}: {options.epochs} x {options.steps} steps, "
@@ -118,7 +121,7 @@ def main() -> None:
           f"(oversampling: {(low['cut+oversampled'] - low['cut']) / max(low['full'] - low['cut'], 1e-9):.0%}); "
           f"cgan {gan_seconds:.0f} s, all {seconds:.0f} s")
     print(json.dumps({"benchmark": "cgan_augment", "data": args.data, "cut": args.cut, "run": str(run),
-                      "balance_classes": config.balance_classes,
+                      "balance_classes": config.balance_classes, "augment": runs.read_run(run, lab.APP).options.augment,
                       "generated": int(sum(augmented.generated)), "held_out": int(len(held_out)),
                       "seeds": args.seeds, "minority_classes": [names[k] for k in minority],
                       "per_class": {c: [round(float(v), 4) for v in accuracy[c]] for c in columns},

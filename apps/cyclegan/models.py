@@ -281,8 +281,7 @@ class CycleGAN(TwoWayGAN):
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
         fakes = tf.nest.map_structure(tf.stop_gradient, self.generate(batch))
         pooled = tuple(self.query_pool(k, fake) for k, fake in enumerate(fakes))
-        return self.critic_terms(self.discriminate(batch.real, batch).logits,
-                                 self.discriminate(pooled, batch).logits)
+        return self.critic_terms(self.judge(batch.real, batch).logits, self.judge(pooled, batch).logits)
 
     def generator_terms(self, batch: Batch):
         a, b = batch.real
@@ -295,7 +294,7 @@ class CycleGAN(TwoWayGAN):
             "identity": self.identity_weight * (l1(same_b, b) + l1(same_a, a)),
         }
         if self.adversarial:
-            terms["g_adv"] = self.adversarial_term(self.discriminate((fake_a, fake_b), batch).logits)
+            terms["g_adv"] = self.adversarial_term(self.judge((fake_a, fake_b), batch).logits)
         return terms, (fake_a, fake_b)
 
     # ------------------------------------------------------------------ the history pool
@@ -334,6 +333,8 @@ class Pix2Pix(TwoWayGAN):
     merely looks like the domain. The generators minimise the loss family's adversarial terms plus
     `l1_weight` x (|G(a) - b| + |F(b) - a|); the paper's L1 weight is 100.
     """
+
+    augmentable = False  # each critic sees an image beside its input
 
     def __init__(self, generators: keras.Model, discriminators: keras.Model, l1_weight: float = 100.0, **kwargs):
         super().__init__(generators, discriminators, **kwargs)

@@ -245,6 +245,8 @@ class NextFrameGAN(GAN):
     no noise (the paper found it made no difference).
     """
 
+    augmentable = False  # the critics see a pyramid of scales beside the true context
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, p: int = 1, lp_weight: float = 1.0,
                  gdl_weight: float = 1.0, gdl_alpha: float = 1.0, rollout: int = 1, **kwargs):
         if kwargs.get("pack", 1) != 1:

@@ -19,6 +19,17 @@ STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"
 PRECISIONS = ("off", "auto", "float16", "bfloat16")
 JIT = ("auto", "on", "off")
 OPTIMIZERS = ("adam", "optimistic-adam")
+AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment's (core/augment.py)
+
+
+def augment_policy(policy: str | None) -> tuple[str, ...]:
+    """'color,translation' -> ('color', 'translation'); '' or None -> (); unknown names fail naming `augment`."""
+    names = tuple(name.strip() for name in (policy or "").split(",") if name.strip())
+    unknown = [name for name in names if name not in AUGMENT_POLICIES]
+    if unknown:
+        raise ParameterError("augment", f"{','.join(unknown)}: choose from {', '.join(AUGMENT_POLICIES)} "
+                                        "(comma-separated)")
+    return names
 
 RUN, LOSS, HARDWARE, MODEL = "Run", "Loss and regularisers", "Hardware", "Model and data"
 
@@ -72,6 +83,9 @@ class TrainOptions:
     feature_matching: float = setting(0.0, "Feature-matching term weight (0: off).", panel=LOSS)
     ema: float = setting(0.0, _EMA_HELP, panel=LOSS)
     pack: int = setting(1, "PacGAN packing: samples the discriminator judges together.", panel=LOSS)
+    augment: str = setting("", "DiffAugment (Zhao et al. 2020) of every image the discriminator judges, real and "
+                           "generated: color, translation and/or cutout, comma-separated; for small data sets "
+                           "(empty: off).", panel=LOSS)
     g_lr: float = setting(2e-4, "Generator learning rate.", panel=LOSS)
     d_lr: float = setting(2e-4, "Discriminator learning rate (TTUR: set it apart from --g-lr).", panel=LOSS)
     beta1: float = setting(0.5, "Adam beta_1.", panel=LOSS)
@@ -116,6 +130,7 @@ class TrainOptions:
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         check_choice("jit", self.jit, JIT)
+        augment_policy(self.augment)
 
     def to_json(self) -> dict:
         return to_json(self)

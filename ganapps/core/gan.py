@@ -19,6 +19,9 @@ import keras
 import tensorflow as tf
 
 from ganapps.core import losses as L
+from ganapps.core.augment import diff_augment
+from ganapps.core.config import augment_policy
+from ganapps.core.errors import ParameterError
 
 # Counts random draws within one traced step. MirroredStrategy traces each replica's step in its own
 # thread, so the counter must be per thread for every replica to key its draws alike.
@@ -70,6 +73,9 @@ def judgement(out) -> Judgement:
 class GAN(keras.Model):
     """Generator + discriminator trained adversarially with any core loss family.
 
+    Subclasses whose samples must stay aligned with something else the discriminator sees (a pyramid of scales,
+    an input image) set `augmentable = False`, and `compile(augment=...)` then fails naming the parameter.
+
     Args:
         generator: maps a latent batch (or `[latent, condition]`) to samples.
         discriminator: maps samples (or `[samples, condition]`) to logits, to `(logits, features)` when feature
@@ -79,6 +85,8 @@ class GAN(keras.Model):
         pack: PacGAN packing degree; the discriminator's input has `pack` times the channels.
         seed: seed of every random draw inside the step.
     """
+
+    augmentable = True
 
     def __init__(
         self,
@@ -120,6 +128,7 @@ class GAN(keras.Model):
         label_smoothing: float = 0.0,
         feature_matching: float = 0.0,
         adversarial_weight: float = 1.0,
+        augment: str = "",
         mixed_precision: bool = False,
         jit_compile: bool = False,
         **kwargs,
@@ -128,6 +137,8 @@ class GAN(keras.Model):
 
         `adversarial_weight` 0 trains the generator on its extra losses alone, with no discriminator pass or
         update: the same network as a plain regression baseline (e.g. next-frame prediction's Lp-only model).
+        `augment` is a DiffAugment policy ('color,translation,cutout' or part of it, `augment.py`) applied to every
+        sample the discriminator judges in training, real and generated.
         Call inside the strategy scope: optimizer variables are built here, before `fit`, as tf.distribute
         requires.
         """
@@ -141,6 +152,10 @@ class GAN(keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.feature_matching = float(feature_matching)
         self.adversarial_weight = float(adversarial_weight)
+        self.augment_policy = augment_policy(augment)
+        if self.augment_policy and not self.augmentable:
+            raise ParameterError("augment", f"{type(self).__name__}'s discriminator judges samples aligned with "
+                                            "something else: augmenting them alone would misalign them")
         if not self.adversarial and (self.gp_weight or self.r1_weight or self.feature_matching):
             raise ValueError("gradient penalties and feature matching need the discriminator: adversarial_weight is 0")
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -321,13 +336,21 @@ class GAN(keras.Model):
         return {}
 
     # ------------------------------------------------------------------ the step
+    def judge(self, samples, batch: Batch) -> Judgement:
+        """The discriminator's training-time judgement: of the samples augmented by the policy, when there is one
+        (real and fake alike, so it cannot tell them apart by the augmentation)."""
+        if self.augment_policy:
+            samples = tf.nest.map_structure(lambda x: diff_augment(x, self.augment_policy, self.random_uniform),
+                                            samples)
+        return self.discriminate(samples, batch)
+
     def discriminator_terms(self, batch: Batch) -> dict[str, tf.Tensor]:
         fake = tf.nest.map_structure(tf.stop_gradient, self.generate(batch, training=True))
-        real = self.discriminate(batch.real, batch)
-        fake_scores = self.discriminate(fake, batch)
+        real = self.judge(batch.real, batch)
+        fake_scores = self.judge(fake, batch)
         terms = {"d_adv": L.discriminator_loss(self.loss_family, real.logits, fake_scores.logits,
                                                self.label_smoothing)}
-        critic = lambda x: self.discriminate(x, batch).logits  # noqa: E731
+        critic = lambda x: self.judge(x, batch).logits  # noqa: E731
         if self.gp_weight:
             eps_shape = [tf.shape(batch.real)[0]] + [1] * (len(batch.real.shape) - 1)
             epsilon = self.random_uniform(eps_shape)
@@ -343,10 +366,10 @@ class GAN(keras.Model):
         fake = self.generate(batch, training=True)
         if not self.adversarial:
             return self.generator_extra_losses(batch, fake, None, training=True), fake
-        scores = self.discriminate(fake, batch)
+        scores = self.judge(fake, batch)
         terms = {"g_adv": self.adversarial_weight * L.generator_loss(self.loss_family, scores.logits)}
         if self.feature_matching:
-            real_features = self.discriminate(batch.real, batch).features
+            real_features = self.judge(batch.real, batch).features
             real_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(real_features, tf.float32), axis=0))
             fake_mean = self.cross_replica_mean(tf.reduce_mean(tf.cast(scores.features, tf.float32), axis=0))
             terms["feature_matching"] = self.feature_matching * tf.reduce_mean(tf.square(real_mean - fake_mean))

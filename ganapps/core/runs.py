@@ -104,6 +104,7 @@ def compile_gan(gan: GAN, options: TrainOptions, **compile_kwargs) -> GAN:
         r1_weight=options.r1_weight,
         label_smoothing=options.label_smoothing,
         feature_matching=options.feature_matching,
+        augment=options.augment,
         mixed_precision=mixed,
         jit_compile=resolve_jit(options.jit),
         **{"steps_per_execution": _steps_per_execution(options), **compile_kwargs},
