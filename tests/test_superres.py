@@ -177,6 +177,26 @@ def test_tiled_output_equals_the_whole_image():
     assert np.abs(upscaler.upscale(image, tile=16, overlap=0) - whole).max() > 1e-3  # context matters
 
 
+def test_self_ensemble_is_the_mean_over_rotations_and_mirrors_tiled_or_whole():
+    keras.utils.set_random_seed(0)
+    upscaler = lab.Upscaler.from_keras(with_random_tail(models.srresnet(4, blocks=2, filters=8)), "random")
+    image = np.random.default_rng(4).random((21, 30, 3)).astype(np.float32)
+    by_hand = []
+    for turns in range(4):  # each orientation upscaled whole, then turned back, with numpy alone
+        for mirror in (False, True):
+            x = np.rot90(image, turns)
+            x = x[:, ::-1] if mirror else x
+            y = upscaler(np.ascontiguousarray(x)[None])[0]
+            by_hand.append(np.rot90(y[:, ::-1] if mirror else y, -turns))
+    whole = upscaler.upscale(image, tile=0, self_ensemble=True)
+    np.testing.assert_allclose(whole, np.mean(by_hand, axis=0), atol=1e-5)
+    assert np.abs(whole - upscaler.upscale(image, tile=0)).max() > 1e-3  # the orientations disagree
+    np.testing.assert_allclose(upscaler.upscale(image, tile=8, overlap=16, self_ensemble=True), whole, atol=1e-4)
+    bicubic = lab.Upscaler.from_keras(models.srresnet(4, blocks=1, filters=4), "untrained")  # bicubic: symmetric
+    np.testing.assert_allclose(bicubic.upscale(image, tile=0, self_ensemble=True), bicubic.upscale(image, tile=0),
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "PA", "LA", "I;16", "JPEG"])
 def test_every_image_kind_upscales(mode, tmp_path):
     rng = np.random.default_rng(4)
@@ -311,6 +331,10 @@ def test_upscale_and_evaluate_commands(run, images, tmp_path):
     evaluated = invoke("superres", "evaluate", run, "--data", images, "--json")
     rows = [__import__("json").loads(line) for line in evaluated.stdout.splitlines()]  # stdout holds JSON only
     assert rows[-1]["summary"] is True and "bicubic_psnr" in rows[-1] and len(rows) == 4
+    ensembled = invoke("superres", "evaluate", run, "--data", images, "--json", "--self-ensemble")
+    summary = __import__("json").loads(ensembled.stdout.splitlines()[-1])
+    assert summary["self_ensemble"] is True and summary["bicubic_psnr"] == rows[-1]["bicubic_psnr"]
+    assert summary["psnr"] != rows[-1]["psnr"]
 
 
 def test_realistic_gan_stage_trains_offline_on_pixels(run, images, tmp_path):

@@ -36,11 +36,25 @@ class Upscaler(Handle):
     def __call__(self, images) -> np.ndarray:
         return np.clip(np.asarray(self.function(images)), 0.0, 1.0)
 
+    def self_ensemble(self, images: np.ndarray) -> np.ndarray:
+        """The mean of the outputs for the 8 rotations and mirror images of `images` `[N, h, w, 3]`, each turned
+        back (the geometric self-ensemble of EDSR, "+" in the published tables): a model's errors differ between
+        orientations, the image does not; 8 times the work, about +0.3 dB on Set5 for the psnr model."""
+        total = 0.0
+        for turns in range(4):
+            for mirror in (False, True):
+                x = np.rot90(images, turns, axes=(1, 2))
+                x = np.ascontiguousarray(x[:, :, ::-1] if mirror else x)
+                y = self(x)
+                total = total + np.rot90(y[:, :, ::-1] if mirror else y, -turns, axes=(1, 2))
+        return total / 8
+
     def upscale(self, image: np.ndarray, tile: int = TILE, overlap: int = TILE_OVERLAP,
-                dtype: type = np.float32, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                dtype: type = np.float32, progress: Callable[[int, int], None] | None = None,
+                self_ensemble: bool = False) -> np.ndarray:
         """One HWC RGB image in [0, 1], upscaled in `tile`-pixel tiles with `overlap` pixels of context each side
-        (0: whole). The output is preallocated in `dtype` (uint8/uint16 scale to their range), so memory stays at
-        one output image plus one tile however big the input."""
+        (0: whole), each tile by `self_ensemble` when asked. The output is preallocated in `dtype` (uint8/uint16
+        scale to their range), so memory stays at one output image plus one tile however big the input."""
         if image.ndim != 3 or image.shape[-1] != 3:
             raise GanappsError(f"expected an RGB image [h, w, 3], got shape {image.shape}")
         height, width = image.shape[:2]
@@ -52,7 +66,8 @@ class Upscaler(Handle):
             y0, x0 = max(top - overlap, 0), max(left - overlap, 0)
             y1, x1 = min(top + tile + overlap, height), min(left + tile + overlap, width)
             bottom, right = min(top + tile, height), min(left + tile, width)
-            core = self(image[None, y0:y1, x0:x1])[0, (top - y0) * s : (bottom - y0) * s,
+            model = self.self_ensemble if self_ensemble else self
+            core = model(image[None, y0:y1, x0:x1])[0, (top - y0) * s : (bottom - y0) * s,
                                                     (left - x0) * s : (right - x0) * s]
             out[top * s : bottom * s, left * s : right * s] = np.round(core * peak) if peak != 1.0 else core
             if progress:

@@ -26,6 +26,8 @@ Model = model_argument("superres", shipped=SHIPPED, names=MODEL_NAMES)
 UpscaleModel = model_argument("superres", shipped=UPSCALE_MODEL, names=MODEL_NAMES)
 Degradation = choices("Degradation", DEGRADATIONS)
 ScaleOption = typer.Option(None, "--scale", show_default="the model's", help="Checked against the model's factor.")
+SelfEnsembleOption = typer.Option(False, "--self-ensemble", help="Average the model's outputs over the 8 rotations "
+                                  "and mirror images of the input (EDSR's '+'): about +0.3 dB on Set5, 8x the time.")
 
 _lab = lazy_import("ganapps.apps.superres.lab")
 
@@ -53,6 +55,7 @@ def upscale(
     tile: int = typer.Option(TILE, "--tile", help="Low-resolution tile side; memory stays bounded by one tile "
                              "and the output image (0: whole image at once)."),
     overlap: int = typer.Option(TILE_OVERLAP, "--overlap", help="Context pixels around each tile."),
+    self_ensemble: bool = SelfEnsembleOption,
 ) -> None:
     """Upscale SOURCE: RGB, greyscale, RGBA, palette, 16-bit PNG, JPEG; any size, in overlapping tiles."""
     # a terminal's stdout prints above the bar (on stderr); a redirected one is left alone
@@ -65,7 +68,7 @@ def upscale(
         def show(path: Path, done: int, total: int) -> None:
             bar.update(task, description=path.name, completed=done, total=total)
 
-        for path, target in _lab().upscale(source, model, out, tile, overlap, show, scale):
+        for path, target in _lab().upscale(source, model, out, tile, overlap, show, scale, self_ensemble):
             print(f"{path} -> {target}", flush=True)
 
 
@@ -84,18 +87,20 @@ def evaluate(
                                help="A second model scored on the same inputs (psnr, real, a run, an export)."),
     picture: Path = typer.Option(None, "--picture", show_default=False,
                                  help="Write a PNG: each image's central crop as bicubic | beside | model | original."),
+    self_ensemble: bool = SelfEnsembleOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Y-channel PSNR, SSIM and sharpness against the original (SCALE border pixels shaved, as published tables)
     beside bicubic, on clean or realistically degraded inputs."""
     degradation = plain(degradation)
-    result = _lab().evaluate(model, data, scale, degradation, seed, beside, picture)
+    result = _lab().evaluate(model, data, scale, degradation, seed, beside, picture, self_ensemble=self_ensemble)
     if as_json:
         for row in [*result.images, {"summary": True, **result.summary}]:
             print(json.dumps(row), flush=True)
         return
     kinds = {"bicubic": "bicubic_", **({str(beside): "beside_"} if beside else {}), str(model or SHIPPED): ""}
     how = "bicubic inputs" if degradation == "bicubic" else f"realistic inputs, seed {seed}"
+    how += ", x8 self-ensemble" if self_ensemble else ""
     table = Table(title=f"x{result.scale} on {result.summary['data']}, {how} (Y channel, {result.scale} px shaved)")
     for column in ("image", "upscaled by", "PSNR dB", "SSIM", "sharpness"):
         table.add_column(column, justify="left" if column in ("image", "upscaled by") else "right")

@@ -81,10 +81,10 @@ _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
 
 
 def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
-                 progress: Callable[[int, int], None] | None = None) -> Path:
+                 progress: Callable[[int, int], None] | None = None, self_ensemble: bool = False) -> Path:
     """Upscale one image file of any kind to `target` (default: `output_path`): RGB, greyscale (kept grey), RGBA
     and palettes with transparency (alpha resized separately with bicubic), 16-bit (kept 16-bit, grey or colour),
-    JPEG. Written atomically; `progress(done, total)` after each tile."""
+    JPEG. Written atomically; `progress(done, total)` after each tile; `self_ensemble`: `Upscaler.self_ensemble`."""
     upscaler = _open(model, default=UPSCALE_MODEL)
     source = Path(source)
     target = Path(target) if target else output_path(source, f"x{upscaler.scale}")
@@ -96,7 +96,7 @@ def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int
     dtype = np.uint16 if sixteen_bit else np.uint8
     if jpeg and sixteen_bit:
         raise GanappsError(f"{target}: JPEG cannot hold 16-bit {source.name}; write a .png")
-    out = upscaler.upscale(rgb, tile, overlap, dtype=dtype, progress=progress)
+    out = upscaler.upscale(rgb, tile, overlap, dtype=dtype, progress=progress, self_ensemble=self_ensemble)
     grey = mode in _GREY_MODES
     if grey:  # BT.601 luma of the (nearly grey) output
         out = np.round(out[..., 0] * 0.299 + out[..., 1] * 0.587 + out[..., 2] * 0.114).astype(dtype)
@@ -116,7 +116,7 @@ def upscale_file(source, model=None, target=None, tile: int = TILE, overlap: int
 
 def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_OVERLAP,
             progress: Callable[[Path, int, int], None] | None = None,
-            scale: int | None = None) -> Iterator[tuple[Path, Path]]:
+            scale: int | None = None, self_ensemble: bool = False) -> Iterator[tuple[Path, Path]]:
     """Upscale an image file, or every image below a folder, in overlapping tiles; yields `(source, target)` as
     each file is written (targets: `output_path`, in `out` when given). `progress(source, done, total)` after
     each tile; `scale`, when given, is checked against the model's factor. The checks run at the call, the work
@@ -130,7 +130,7 @@ def upscale(source, model=None, out=None, tile: int = TILE, overlap: int = TILE_
     root = source if source.is_dir() else None
     files = list_images(source) if root else [source]
     return ((path, upscale_file(path, upscaler, output_path(path, f"x{upscaler.scale}", out, root), tile, overlap,
-                                progress and functools.partial(progress, path))) for path in files)
+                                progress and functools.partial(progress, path), self_ensemble)) for path in files)
 
 
 _SCORES = {"psnr": metrics.psnr_y, "ssim": metrics.ssim_y, "sharpness": metrics.sharpness_y}
@@ -154,13 +154,14 @@ def _centre(image: np.ndarray, side: int) -> np.ndarray:
 
 
 def evaluate(model=None, data=None, scale: int | None = None, degradation: str = "bicubic", seed: int = 0,
-             beside=None, picture=None, crop: int = 160) -> Evaluation:
+             beside=None, picture=None, crop: int = 160, self_ensemble: bool = False) -> Evaluation:
     """PSNR and SSIM on the Y channel after shaving `scale` pixels per border, beside bicubic on the same inputs
     (the convention of published super-resolution tables), and the sharpness against the original
     (`metrics.sharpness_y`: 1 is as sharp, below is blurred, above is noisy). `data` defaults to Set5, `scale` to
     the model's. `degradation` realistic makes each input by `degradations.degraded_image` with `seed` instead of bicubic
     downscaling; `beside` scores a second model on the same inputs (`beside_*`). `picture`: a PNG with one row per
-    image of its central `crop`-pixel square as bicubic | beside | model | original."""
+    image of its central `crop`-pixel square as bicubic | beside | model | original. `self_ensemble` scores both
+    models by `Upscaler.self_ensemble`."""
     check_choice("degradation", degradation, DEGRADATIONS)
     check_at_least("crop", crop, 1)
     upscaler = _open(model, scale)
@@ -171,8 +172,8 @@ def evaluate(model=None, data=None, scale: int | None = None, degradation: str =
         low = pair.low if degradation == "bicubic" else degradations.degraded_image(pair.high, scale, seed, index)
         outputs = {"bicubic_": D.upscale_bicubic(low, scale)}
         if other is not None:
-            outputs["beside_"] = other.upscale(low, tile=0)
-        outputs[""] = upscaler.upscale(low, tile=0)
+            outputs["beside_"] = other.upscale(low, tile=0, self_ensemble=self_ensemble)
+        outputs[""] = upscaler.upscale(low, tile=0, self_ensemble=self_ensemble)
         rows.append({"name": pair.name, **{f"{kind}{name}": score(image, pair.high, scale) for kind, image in
                                            outputs.items() for name, score in _SCORES.items()}})
         crops += [_centre(image, crop) for image in [*outputs.values(), pair.high]]
@@ -181,6 +182,7 @@ def evaluate(model=None, data=None, scale: int | None = None, degradation: str =
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "name"}
     summary = {"data": str(data), "scale": scale, "images": len(rows), "model": upscaler.source,
                "degradation": degradation, **({"seed": seed} if degradation != "bicubic" else {}),
+               "self_ensemble": self_ensemble,
                **({"beside": other.source} if other is not None else {}),
                **({"picture": str(picture)} if picture is not None else {}), **mean,
                "psnr_gain": mean["psnr"] - mean["bicubic_psnr"], "ssim_gain": mean["ssim"] - mean["bicubic_ssim"]}
