@@ -21,6 +21,8 @@ CGAN = ["cgan", "train", "--latent-dim", 8, "--width", 4, "--batch-size", 8]
 CASES = {
     "toy": ["toy", "train", "--dataset", "ring", "--batch-size", 16],
     "dcgan+ema": ["dcgan", "train", "--width", 4, "--latent-dim", 8, "--batch-size", 8, "--ema", 0.9],
+    "dcgan+augment+r1": ["dcgan", "train", "--width", 4, "--latent-dim", 8, "--batch-size", 8, "--augment",
+                         "color,translation,cutout", "--r1-weight", 1],
     "superres": ["superres", "train", "--data", "{images}", "--blocks", 1, "--filters", 8, "--patch", 8,
                  "--batch-size", 4],
     "cyclegan+pool": ["cyclegan", "train", "--image-size", 32, "--width", 4, "--blocks", 1, "--batch-size", 2,
