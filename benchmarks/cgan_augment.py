@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="reuse a cut label run instead of training one")
     parser.add_argument("--epochs", type=int, default=None, help="cgan epochs (default: the recipe's)")
     parser.add_argument("--steps", type=int, default=None, help="cgan steps per epoch (default: the recipe's)")
-    parser.add_argument("--seeds", type=int, default=3, help="classifier seeds to average over")
+    parser.add_argument("--seeds", type=int, default=8, help="classifier seeds to average over")
     parser.add_argument("--augment", default="", help="the cgan's --augment: DiffAugment of what its discriminator "
                         "judges (e.g. translation,cutout)")
     parser.add_argument("--balance-classes", action="store_true", help="train the cgan with every class drawn "
