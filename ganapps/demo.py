@@ -37,12 +37,14 @@ if TYPE_CHECKING:  # imported when a page is built, so that `ganapps --help` sta
 INSTALL_HINT = "pip install 'ganapps[demo]'"
 HOST, PORT = "127.0.0.1", 7860
 TITLE = "ganapps demo"
-TABS = ("Upscale", "Digits", "Latent walk", "Translate", "Next frame")
+TABS = ("Upscale", "Digits", "Latent walk", "Edit by strokes", "Translate", "Next frame")
 MAX_UPSCALE_SIDE = 1024  # larger uploads are refused: x4 of them is slow on a CPU and heavy for a browser
 MAX_STEPS = 16  # frames a latent walk or a prediction shows; Moving MNIST clips hold 20 frames
 EVERY_CLASS = ("every class, one row each", "every")  # the label choice that asks the lab for one row per class
 FRAME_MS = 200  # GIF frame duration of clips and predictions
-WALK_FRAME_MS = 80  # and of latent walks (as `dcgan interpolate`)
+WALK_FRAME_MS = 80  # and of latent walks and edits (as `dcgan interpolate` and `dcgan edit`)
+EDIT_CANVAS = 256  # side of the painting canvas: the start image enlarged (the lab resizes strokes to the model's)
+EDIT_START = 12  # the start seed shown first: README's example, a "1" that a bar turns into a "7"
 SCRATCH_MINUTES = 10  # files handed to the page are copied into Gradio's cache; ours go after this long
 
 # Small generated images are enlarged on the page without blurring them.
@@ -332,6 +334,65 @@ def _walk_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, str]) 
     button.click(walk, [seed_a, seed_b, steps, mode], [strip, animation], api_name="latent_walk")
 
 
+def _edit_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, str]) -> None:
+    gr.Markdown(f"Paint on a sample of {_model_line(models, 'dcgan')} and the model follows (iGAN, `ganapps dcgan "
+                "edit`): the latent is searched so that the image matches the strokes where they are drawn and "
+                "stays a plausible digit. White adds ink, black removes it; unpainted pixels are free.")
+    with gr.Row():
+        seed = gr.Number(EDIT_START, precision=0, label="Seed of the start image", elem_id="edit-seed")
+        show = gr.Button("Show the start image", elem_id="edit-show")
+    canvas = gr.ImageEditor(type="numpy", image_mode="RGBA", label="Strokes over the start image",
+                            sources=(), layers=False, transforms=(), canvas_size=(EDIT_CANVAS, EDIT_CANVAS),
+                            brush=gr.Brush(default_size=16, colors=["#ffffff", "#000000"], color_mode="fixed"),
+                            elem_id="edit-canvas")
+    button = gr.Button("Edit", variant="primary", elem_id="edit-button")
+    strip = gr.Image(label="From the start image to the result", type="filepath", format="png", interactive=False,
+                     elem_id="edit-strip", elem_classes="pixels")
+    animation = gr.Image(label="Forth and back", type="filepath", format="gif", interactive=False,
+                         elem_id="edit-gif", elem_classes="pixels")
+    distances = gr.Markdown(elem_id="edit-distances")
+
+    @_on_page
+    def start_image(value: float | None) -> dict:
+        """The start sample, enlarged to the canvas (nearest neighbour: the pixels stay visible), as the editor's
+        background with nothing painted."""
+        from ganapps.core.images import to_uint8
+
+        generator = handles["dcgan"]
+        pixels = to_uint8(np.clip(generator.generate(generator.latents(1, _seed(value, "start")))[0], -1.0, 1.0))
+        factor = EDIT_CANVAS // pixels.shape[0]
+        enlarged = np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
+        rgb = np.repeat(enlarged, 3 // enlarged.shape[-1], axis=-1)
+        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+        return {"background": rgba, "layers": [], "composite": rgba}
+
+    @_on_page
+    def edit(value: float | None, painting: dict | None) -> tuple[str, str, str]:
+        """The lab's edit of the start image toward the painted layer (its transparency says what is drawn)."""
+        layers = [layer for layer in (painting or {}).get("layers") or [] if layer is not None]
+        strokes = np.max(np.stack(layers), axis=0) if layers else None  # painted pixels are opaque in one layer
+        if strokes is None or strokes.shape[-1] != 4 or not strokes[..., 3].any():
+            raise ParameterError("strokes", "nothing is painted: show the start image, then paint on it")
+        from PIL import Image
+
+        from ganapps.core.images import atomic_write_bytes
+
+        folder = scratch.folder()
+        buffer = io.BytesIO()
+        Image.fromarray(strokes.astype(np.uint8), mode="RGBA").save(buffer, format="PNG")
+        atomic_write_bytes(folder / "strokes.png", buffer.getvalue())
+        lab = handles.lab("dcgan")
+        result = lab.edit(handles["dcgan"], folder / "strokes.png", start=_seed(value, "start"))
+        written = lab.write_interpolation(result.frames[None], folder / "edit.png", folder / "edit.gif",
+                                          frame_ms=WALK_FRAME_MS)
+        report = (f"stroke distance {result.stroke_distance_before:.4f} -> {result.stroke_distance_after:.4f}, "
+                  f"in {result.seconds:.2f} s")
+        return str(written[0]), str(written[1]), report
+
+    show.click(start_image, [seed], [canvas], api_name="edit_start")
+    button.click(edit, [seed, canvas], [strip, animation, distances], api_name="edit_by_strokes")
+
+
 def _translate_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, str]) -> None:
     from ganapps.apps.cyclegan.recipe import DIRECTIONS, TEST_SCENES
 
@@ -456,9 +517,11 @@ def build_demo(models: DemoModels | Mapping[str, Any] | None = None) -> gr.Block
                 _digits_tab(gr, digits, handles, named)
             with gr.Tab(TABS[2], id="walk"):
                 _walk_tab(gr, handles, scratch, named)
-            with gr.Tab(TABS[3], id="translate"):
+            with gr.Tab(TABS[3], id="edit"):
+                _edit_tab(gr, handles, scratch, named)
+            with gr.Tab(TABS[4], id="translate"):
                 _translate_tab(gr, handles, scratch, named)
-            with gr.Tab(TABS[4], id="nextframe"):
+            with gr.Tab(TABS[5], id="nextframe"):
                 _nextframe_tab(gr, handles, scratch, named)
     return page
 

@@ -75,6 +75,27 @@ def test_build_demo_offline_and_a_busy_port():
             demo.serve(host="127.0.0.1", port=taken.getsockname()[1], block=False)
 
 
+@needs_gradio
+def test_edit_tab_follows_the_painted_strokes():
+    import gradio
+
+    page = demo.build_demo()
+    calls = {block.api_name: block.fn for block in page.fns.values()}
+    start = calls["edit_start"](12)["background"]
+    assert start.shape == (demo.EDIT_CANVAS, demo.EDIT_CANVAS, 4) and (start[..., 3] == 255).all()
+    pixels = start[::8, ::8, 0].astype(np.float32) / 127.5 - 1.0  # the 32x32 sample, each pixel shown 8x8
+    np.testing.assert_array_equal(np.kron(start[::8, ::8, 0], np.ones((8, 8), np.uint8)), start[..., 0])
+    bar = np.zeros_like(start)
+    bar[40:72, 40:216] = 255  # opaque white over model pixels rows 5-8, columns 5-26
+    strip, gif, report = calls["edit_by_strokes"](12, {"background": start, "layers": [bar], "composite": start})
+    before, after = (float(x) for x in report.split("stroke distance ")[1].split(", in")[0].split(" -> "))
+    assert before == pytest.approx(np.mean((pixels[5:9, 5:27] - 1.0) ** 2), abs=1e-3)  # white is +1
+    assert after < before / 2
+    assert Image.open(strip).size == grid_side(8, 8, 32) and Image.open(gif).n_frames >= 8
+    with pytest.raises(gradio.Error, match="nothing is painted"):
+        calls["edit_by_strokes"](12, {"background": start, "layers": [], "composite": start})
+
+
 # ---------------------------------------------------------------------------------------------- in the browser
 
 
@@ -263,6 +284,7 @@ def test_page_upscale_and_label_round_trips(page, server, tmp_path):
 @needs_browser
 def test_page_walk_translate_and_next_frame_round_trips(page, server):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     # Latent walk: 10 frames of 32x32 in one row, and the forth-and-back GIF (4x, one frame in its gutter).
     open_tab(page, "Latent walk")
@@ -271,6 +293,23 @@ def test_page_walk_translate_and_next_frame_round_trips(page, server):
     (gif_w, gif_h, _), = shown_images(page, "walk-gif")
     assert (strip_w, strip_h) == grid_side(10, 10, 32) and (gif_w, gif_h) == (4 * 36, 4 * 36)
     screenshot(page, "3_latent_walk")
+
+    # Edit by strokes: the start image on the canvas, a white bar painted across it with the pointer, the path
+    # from the start image to the result as 8 frames of 32x32.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_tab(page, "Edit by strokes")
+    click(page, "edit-show")
+    canvas = WebDriverWait(page, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#edit-canvas canvas") or False)[-1]
+    time.sleep(1)  # the background is drawn after the canvas appears
+    ActionChains(page).move_to_element_with_offset(canvas, -60, -50).click_and_hold() \
+        .move_by_offset(60, 0).move_by_offset(60, 0).release().perform()
+    click(page, "edit-button")
+    (edit_w, edit_h, _), = shown_images(page, "edit-strip")
+    assert (edit_w, edit_h) == grid_side(8, 8, 32)
+    assert "stroke distance" in page.find_element(By.ID, "edit-distances").text
+    screenshot(page, "4_edit")
 
     # Translate: a held-out example scene, its translation and its true translation, all 64x64.
     open_tab(page, "Translate")
