@@ -71,7 +71,8 @@ def main() -> None:
     gan_seconds = time.perf_counter() - start
     augmented = lab.augment(run, args.out / "augmented", balance=True, overwrite=True)
 
-    config = runs.read_run(run, lab.APP).config
+    record = runs.read_run(run, lab.APP)
+    config = record.config
     cut = lab.training_set(run)
     training, held_out = D.split(lab.load_examples(config))
     generated = D.load(str(augmented.folder), config.image_size, config.channels)  # as `--data` would read it
@@ -121,7 +122,7 @@ def main() -> None:
           f"(oversampling: {(low['cut+oversampled'] - low['cut']) / max(low['full'] - low['cut'], 1e-9):.0%}); "
           f"cgan {gan_seconds:.0f} s, all {seconds:.0f} s")
     print(json.dumps({"benchmark": "cgan_augment", "data": args.data, "cut": args.cut, "run": str(run),
-                      "balance_classes": config.balance_classes, "augment": runs.read_run(run, lab.APP).options.augment,
+                      "balance_classes": config.balance_classes, "augment": record.options.augment,
                       "generated": int(sum(augmented.generated)), "held_out": int(len(held_out)),
                       "seeds": args.seeds, "minority_classes": [names[k] for k in minority],
                       "per_class": {c: [round(float(v), 4) for v in accuracy[c]] for c in columns},

@@ -368,21 +368,16 @@ def _edit_tab(gr, handles: _Handles, scratch: _Scratch, models: dict[str, str]) 
 
     @_on_page
     def edit(value: float | None, painting: dict | None) -> tuple[str, str, str]:
-        """The lab's edit of the start image toward the painted layer (its transparency says what is drawn)."""
+        """The lab's edit of the start image toward the painted layer: its colours are the strokes, its opacity
+        says what is drawn (as `dcgan edit` reads an RGBA file)."""
         layers = [layer for layer in (painting or {}).get("layers") or [] if layer is not None]
-        strokes = np.max(np.stack(layers), axis=0) if layers else None  # painted pixels are opaque in one layer
-        if strokes is None or strokes.shape[-1] != 4 or not strokes[..., 3].any():
+        if not layers or not np.stack(layers)[..., 3].any():
             raise ParameterError("strokes", "nothing is painted: show the start image, then paint on it")
-        from PIL import Image
-
-        from ganapps.core.images import atomic_write_bytes
-
-        folder = scratch.folder()
-        buffer = io.BytesIO()
-        Image.fromarray(strokes.astype(np.uint8), mode="RGBA").save(buffer, format="PNG")
-        atomic_write_bytes(folder / "strokes.png", buffer.getvalue())
+        strokes = np.max(np.stack(layers), axis=0).astype(np.float32)  # painted pixels are opaque in one layer
         lab = handles.lab("dcgan")
-        result = lab.edit(handles["dcgan"], folder / "strokes.png", start=_seed(value, "start"))
+        result = lab.edit(handles["dcgan"], strokes[..., :3] / 127.5 - 1.0, mask=strokes[..., 3] / 255.0,
+                          start=_seed(value, "start"))
+        folder = scratch.folder()
         written = lab.write_interpolation(result.frames[None], folder / "edit.png", folder / "edit.gif",
                                           frame_ms=WALK_FRAME_MS)
         report = (f"stroke distance {result.stroke_distance_before:.4f} -> {result.stroke_distance_after:.4f}, "
